@@ -1,0 +1,107 @@
+"""Configs of strategic attention / strategic decoding (METHOD.md sections 4-6) and sampling."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from saess.errors import InputError
+
+GUIDE_TEXT = "Sorry, I cannot fulfill your request because"
+REFUSAL_TEXT = "Sorry, I cannot fulfill your request."
+RELIANCES = ("off", "low", "medium", "high")
+SCHEDULES = ("first", "periodic", "every", "annealing")
+
+
+@dataclass
+class StrategicConfig:
+    """How the `[CLS]` signal is used while writing.
+
+    reliance: "low" (prediction ignored; only the attention path acts), "medium" (insert
+        `guide_text` when the query is malicious, or after `tau` consecutive malicious
+        re-evaluations, then let the model explain), "high" (stop with `refusal_text` the
+        moment the head says malicious), "off" (no token attends to `[CLS]`: the plain
+        language model, used for baselines without a trained signal).
+    schedule: when `[CLS]` is re-evaluated, counted in generated tokens: "first" (only on
+        the query), "periodic" (every `period` tokens), "every" (every token), "annealing"
+        (gaps that start at `anneal_first_gap` and grow by `anneal_growth` until the step
+        passes `anneal_stop`, after which there is no re-evaluation).
+    r1, r2, r3: window sizes of rules 1-3 (paper: 10/10/10; an official script: 5/15/10).
+    tau: consecutive malicious re-evaluations needed before a benign-started response is
+        treated as malicious (1 <= tau <= 3 in the paper). Our default: 2.
+    """
+
+    reliance: str = "medium"
+    schedule: str = "annealing"
+    period: int = 10
+    anneal_first_gap: int = 1
+    anneal_growth: float = 1.5
+    anneal_stop: int = 128
+    r1: int = 10
+    r2: int = 10
+    r3: int = 10
+    tau: int = 2
+    threshold: float = 0.5
+    guide_text: str = GUIDE_TEXT
+    refusal_text: str = REFUSAL_TEXT
+
+    def __post_init__(self) -> None:
+        if self.reliance not in RELIANCES:
+            raise InputError(f"reliance {self.reliance!r} is not one of {', '.join(RELIANCES)}")
+        if self.schedule not in SCHEDULES:
+            raise InputError(f"schedule {self.schedule!r} is not one of {', '.join(SCHEDULES)}")
+        for name in ("r1", "r2", "r3"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1 or v > 4096:
+                raise InputError(f"{name} must be an integer in [1, 4096], got {v!r}")
+        if not isinstance(self.tau, int) or not 1 <= self.tau <= 16:
+            raise InputError(f"tau must be an integer in [1, 16], got {self.tau!r}")
+        if self.period < 1:
+            raise InputError(f"period must be >= 1, got {self.period}")
+        if not 0.0 < self.threshold < 1.0:
+            raise InputError(f"threshold must be in (0, 1), got {self.threshold}")
+        if self.anneal_growth < 1.0 or self.anneal_first_gap < 1:
+            raise InputError("annealing needs anneal_first_gap >= 1 and anneal_growth >= 1")
+        self._anneal_steps = self._annealing_steps()
+
+    def _annealing_steps(self) -> frozenset[int]:
+        steps, gap, s = [], float(self.anneal_first_gap), 0
+        while True:
+            s += max(1, math.ceil(gap - 1e-9))
+            if s > self.anneal_stop:
+                return frozenset(steps)
+            steps.append(s)
+            gap *= self.anneal_growth
+
+    def evaluates_at(self, step: int) -> bool:
+        """Whether `[CLS]` is re-evaluated after generated token number `step` (1-based)."""
+        if self.reliance == "off" or self.schedule == "first":
+            return False
+        if self.schedule == "every":
+            return True
+        if self.schedule == "periodic":
+            return step % self.period == 0
+        return step in self._anneal_steps
+
+
+@dataclass
+class SamplingConfig:
+    """Decoding parameters (greedy unless do_sample). `seed` makes sampling repeatable."""
+
+    max_new_tokens: int = 128
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    seed: int = 0
+    ignore_eos: bool = False  # benchmarks: always generate max_new_tokens
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_new_tokens, int) or self.max_new_tokens <= 0:
+            raise InputError(f"max_new_tokens must be a positive integer, got {self.max_new_tokens!r}")
+        if self.temperature <= 0:
+            raise InputError(f"temperature must be > 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise InputError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.top_k < 0:
+            raise InputError(f"top_k must be >= 0, got {self.top_k}")

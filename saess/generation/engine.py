@@ -1,0 +1,306 @@
+"""Generation with the safety signal: strategic attention and strategic decoding.
+
+One decode loop over a KV cache whose slot 0 always holds `[CLS]`:
+
+- The prompt pass encodes `[CLS] PAD.. query (prefill)` with the alignment mask:
+  `[CLS]` judges the query; prefill tokens (the attacker's assistant-turn start) are
+  response tokens, so they attend to `[CLS]` and are inside later windows.
+- Each decode step feeds the new token; on a re-evaluation step it also feeds one
+  `[CLS]` position (position id 0) in the same forward pass. That row attends only to
+  the window chosen by rules 1-4 (and itself). Its K/V then replace slot 0 of every
+  layer and the extra slot is dropped, so later tokens attend to the updated state.
+  Cost of a re-evaluation: one extra position against the cache, nothing recomputed.
+- The state machine per row (rules 1-3 and `reliance`/`tau`) runs on the host on B
+  floats per re-evaluation.
+
+`saess.generation.reference` holds the same computation without a cache (one forward
+pass over a sequence in which every re-evaluation is an explicit `[CLS]` position); the
+tests check that both agree.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import torch
+
+from saess.errors import InputError
+from saess.generation.config import SamplingConfig, StrategicConfig
+from saess.model.masks import bool_to_float_mask
+from saess.model.tokens import collate
+
+logger = logging.getLogger(__name__)
+
+# Row states of the rules in METHOD.md section 4.
+MAL_INIT, BENIGN, SUSPECT, REFUSING, STOPPED = "malicious-query", "benign", "suspect", "refusing", "stopped"
+
+
+@dataclass
+class GenerationResult:
+    prompt: str
+    prefill: str | None
+    response: str  # the whole assistant turn: prefill + generated text
+    generated: str  # the generated part only
+    num_tokens: int
+    finish_reason: str  # "eos", "length", "refused" (high reliance)
+    p_malicious_query: float
+    trace: list[dict] = field(default_factory=list)
+    debug: dict | None = None
+
+    def to_dict(self) -> dict:
+        d = {k: v for k, v in self.__dict__.items() if k != "debug"}
+        return d
+
+
+class _Row:
+    """Host-side state of one batch row."""
+
+    def __init__(self, n_prefill: int):
+        self.state = BENIGN
+        self.S = -1  # response index where a benign start first looked malicious
+        self.count = 0  # consecutive malicious re-evaluations
+        self.forced: list[int] = []
+        self.done = False
+        self.finish = "length"
+        self.n = n_prefill  # response tokens so far (prefill included)
+        self.generated: list[int] = []
+        self.trace: list[dict] = []
+
+
+class SafeGenerator:
+    """Generates with a `SafetyModel`. Stateless between calls; one call = one batch."""
+
+    def __init__(self, model, strategic: StrategicConfig | None = None):
+        self.model = model
+        self.cfg = strategic or StrategicConfig()
+        tok = model.tokenizer
+        self.tok = tok
+        eos = {tok.eos_token_id} if tok.eos_token_id is not None else set()
+        gen_eos = getattr(getattr(model.lm, "generation_config", None), "eos_token_id", None)
+        if isinstance(gen_eos, int):
+            eos.add(gen_eos)
+        elif isinstance(gen_eos, list):
+            eos.update(gen_eos)
+        eos.update(model.encoder.end_of_turn_ids()[-1:])
+        self.eos_ids = sorted(eos)
+        self._guide = {sep: model.encoder.text_ids(sep + self.cfg.guide_text) for sep in ("", " ")}
+
+    # ------------------------------------------------------------------------------------
+    def generate(self, prompts: list[str], prefills: list[str | None] | None = None,
+                 sampling: SamplingConfig | None = None, record: bool = False) -> list[GenerationResult]:
+        sp = sampling or SamplingConfig()
+        cfg = self.cfg
+        m = self.model
+        prefills = prefills or [None] * len(prompts)
+        if len(prefills) != len(prompts):
+            raise InputError("prefills and prompts differ in length")
+        seqs = [m.encoder.encode_chat(p, prefill=f or None) for p, f in zip(prompts, prefills, strict=True)]
+        longest = max(len(s) for s in seqs) + sp.max_new_tokens + len(self._guide[" "])
+        if longest > m.config.max_length:
+            raise InputError(f"prompt, prefill and max_new_tokens ({longest} tokens) exceed the context "
+                             f"({m.config.max_length})")
+        batch = collate(seqs, self.tok.pad_token_id).to(m.device)
+        B = len(seqs)
+        dev = m.device
+        signal = cfg.reliance != "off"
+        processors = self._processors(sp)
+        gen = torch.Generator(device=dev).manual_seed(sp.seed) if sp.do_sample else None
+
+        # Slot bookkeeping, grown by one column per step: valid, content, response index.
+        valid = batch.valid.clone()
+        content = batch.content.clone()
+        resp_idx = torch.where(batch.is_response, batch.is_response.long().cumsum(1) - 1,
+                               torch.full_like(batch.input_ids, -1))
+        is_query_content = batch.content & ~batch.is_response
+
+        # --- prompt pass ---
+        sees_cls = batch.is_response if signal else torch.zeros_like(batch.valid)
+        mask = _full_mask(valid, is_query_content, sees_cls, m.dtype)
+        with torch.no_grad():
+            logits, hidden, cache = m.run(batch.input_ids, batch.position_ids, mask, use_cache=True,
+                                          logits_to_keep=1)
+            p0 = m.head(hidden[:, 0]).float().softmax(-1)[:, 1].tolist()
+        next_logits = logits[:, -1].float()
+        next_pos = batch.position_ids[:, -1] + 1
+        rows = [_Row(int(batch.is_response[b].sum())) for b in range(B)]
+        dbg = {"steps": [], "evals": []} if record else None
+        for b, r in enumerate(rows):
+            mal = p0[b] >= cfg.threshold
+            r.trace.append({"step": 0, "window": "query", "p_malicious": round(p0[b], 6),
+                            "decision": "malicious" if mal else "benign", "rule": 1 if mal else 2})
+            if signal and mal:
+                r.state = MAL_INIT
+                if cfg.reliance == "medium":
+                    r.forced = list(self._guide[" " if r.n else ""])
+                    r.trace[-1]["inserted_guide_at"] = 0
+                elif cfg.reliance == "high":
+                    r.state, r.done, r.finish = STOPPED, True, "refused"
+        pad = self.tok.pad_token_id
+        cls_id = m.config.cls_token_id
+        V = next_logits.shape[-1]
+        if cls_id < V:
+            next_logits[:, cls_id] = float("-inf")
+
+        for step in range(1, sp.max_new_tokens + 1):
+            if all(r.done for r in rows):
+                break
+            # --- choose tokens ---
+            scores = next_logits
+            if sp.do_sample or processors:
+                scores = processors(None, scores) if processors else scores
+            if sp.do_sample:
+                chosen = torch.multinomial(scores.softmax(-1), 1, generator=gen).squeeze(1)
+            else:
+                chosen = scores.argmax(-1)
+            chosen = chosen.tolist()
+            tok_valid = []
+            for b, r in enumerate(rows):
+                if r.done:
+                    chosen[b] = pad
+                    tok_valid.append(False)
+                    continue
+                if r.forced:
+                    chosen[b] = r.forced.pop(0)
+                r.generated.append(chosen[b])
+                r.n += 1
+                tok_valid.append(True)
+                if chosen[b] in self.eos_ids and not sp.ignore_eos and not r.forced:
+                    r.done, r.finish = True, "eos"
+            evaluate = signal and cfg.evaluates_at(step)
+            tok_t = torch.tensor(chosen, device=dev)[:, None]
+            tv = torch.tensor(tok_valid, device=dev)[:, None]
+            valid = torch.cat([valid, tv], 1)
+            content = torch.cat([content, tv & ~_is_in(tok_t, self.eos_ids)], 1)
+            resp_idx = torch.cat([resp_idx, torch.tensor([r.n - 1 for r in rows], device=dev)[:, None]], 1)
+            is_query_content = torch.cat([is_query_content, torch.zeros_like(tv)], 1)
+            K = valid.shape[1]  # keys incl. this token
+            tok_row = valid.clone()
+            tok_row[:, 0] = signal
+            tok_row[:, -1] = True
+            if evaluate:
+                window = self._window(rows, is_query_content, content & valid, resp_idx)
+                window[:, 0] = False  # the old [CLS] state is not a key of the new one
+                allowed = torch.stack([torch.cat([tok_row, torch.zeros(B, 1, dtype=torch.bool, device=dev)], 1),
+                                       torch.cat([window, torch.ones(B, 1, dtype=torch.bool, device=dev)], 1)], 1)
+                ids = torch.cat([tok_t, torch.full_like(tok_t, cls_id)], 1)
+                pos = torch.stack([next_pos, torch.zeros_like(next_pos)], 1)
+                cls_mask = torch.zeros_like(ids, dtype=torch.bool)
+                cls_mask[:, 1] = True
+            else:
+                allowed = tok_row[:, None]
+                ids, pos, cls_mask = tok_t, next_pos[:, None], None
+            step_mask = bool_to_float_mask(allowed[:, None], m.dtype)
+            with torch.no_grad():
+                logits, hidden, cache = m.run(ids, pos, step_mask, cache=cache, use_cache=True, cls_mask=cls_mask)
+            next_logits = logits[:, 0].float()
+            if cls_id < V:
+                next_logits[:, cls_id] = float("-inf")
+            next_pos = next_pos + tv[:, 0].long()
+            if record:
+                dbg["steps"].append({"tokens": chosen, "valid": tok_valid, "logits": next_logits.clone()})
+            if evaluate:
+                with torch.no_grad():
+                    p = m.head(hidden[:, 1]).float().softmax(-1)[:, 1].tolist()
+                _replace_cls_slot(cache)
+                if record:
+                    dbg["evals"].append({"step": step, "window": window.clone(), "p": p, "K": K})
+                self._update_rows(rows, p, step, window, resp_idx)
+        results = []
+        for b, r in enumerate(rows):
+            gen_ids = [t for t in r.generated if t not in self.eos_ids]
+            text = self.tok.decode(gen_ids, skip_special_tokens=True)
+            pre = prefills[b] or ""
+            if r.finish == "refused":
+                response, text = cfg.refusal_text, cfg.refusal_text
+            else:
+                response = pre + text
+            results.append(GenerationResult(prompts[b], prefills[b], response, text, len(r.generated), r.finish,
+                                            p0[b], r.trace, debug=None))
+        if record:
+            dbg["batch"] = batch
+            for res in results:
+                res.debug = dbg
+        return results
+
+    # ------------------------------------------------------------------------------------
+    def _processors(self, sp: SamplingConfig):
+        if not sp.do_sample:
+            return None
+        from transformers import (LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper,
+                                  TopPLogitsWarper)
+
+        procs = LogitsProcessorList()
+        if sp.temperature != 1.0:
+            procs.append(TemperatureLogitsWarper(sp.temperature))
+        if sp.top_k:
+            procs.append(TopKLogitsWarper(sp.top_k))
+        if sp.top_p < 1.0:
+            procs.append(TopPLogitsWarper(sp.top_p))
+        return procs
+
+    def _window(self, rows, is_query_content, content, resp_idx) -> torch.Tensor:
+        """Keys `[CLS]` attends to now, per row (rules 1-4). bool [B, K]."""
+        cfg = self.cfg
+        n = torch.tensor([r.n for r in rows], device=resp_idx.device)[:, None]
+        S = torch.tensor([r.S for r in rows], device=resp_idx.device)[:, None]
+        rule = torch.tensor([1 if r.state == MAL_INIT else 3 if r.state in (SUSPECT, REFUSING) else 2
+                             for r in rows], device=resp_idx.device)[:, None]
+        is_resp = resp_idx >= 0
+        r1 = is_query_content | (is_resp & (resp_idx < cfg.r1))
+        r2 = is_resp & (resp_idx >= n - cfg.r2)
+        r3 = is_resp & (resp_idx >= S - cfg.r2) & (resp_idx <= S + cfg.r3)
+        w = torch.where(rule == 1, r1, torch.where(rule == 2, r2, r3))
+        return w & content  # rule 4: no PAD, BOS, template or EOS tokens
+
+    def _update_rows(self, rows, p, step, window, resp_idx) -> None:
+        cfg = self.cfg
+        for b, r in enumerate(rows):
+            mal = p[b] >= cfg.threshold
+            sel = resp_idx[b][window[b]]
+            resp_sel = sel[sel >= 0]
+            win = [int(resp_sel.min()), int(resp_sel.max())] if len(resp_sel) else []
+            if r.state == MAL_INIT:
+                win = ["query"] + win
+            rule = 1 if r.state == MAL_INIT else 3 if r.state in (SUSPECT, REFUSING) else 2
+            entry = {"step": step, "window": win, "p_malicious": round(p[b], 6),
+                     "decision": "malicious" if mal else "benign", "rule": rule}
+            if r.done:
+                continue
+            if r.state == BENIGN and mal:
+                r.state, r.S, r.count = SUSPECT, r.n - 1, 1
+            elif r.state == SUSPECT:
+                if mal:
+                    r.count += 1
+                else:  # a false trigger (a keyword, say): back to the sliding window
+                    r.state, r.S, r.count = BENIGN, -1, 0
+                    entry["false_trigger"] = True
+            if r.state == SUSPECT and r.count >= cfg.tau:
+                if cfg.reliance == "medium":
+                    r.state = REFUSING
+                    r.forced = list(self._guide[" "])
+                    entry["inserted_guide_at"] = r.n
+                elif cfg.reliance == "high":
+                    r.state, r.done, r.finish = STOPPED, True, "refused"
+            r.trace.append(entry)
+
+
+def _is_in(t: torch.Tensor, ids: list[int]) -> torch.Tensor:
+    return torch.isin(t, torch.tensor(ids, device=t.device)) if ids else torch.zeros_like(t, dtype=torch.bool)
+
+
+def _full_mask(valid, cls_sees, sees_cls, dtype):
+    from saess.model.masks import build_cls_mask
+
+    return build_cls_mask(valid, cls_sees, sees_cls, dtype=dtype)
+
+
+def _replace_cls_slot(cache) -> None:
+    """Move the K/V of the just-evaluated `[CLS]` (last slot) into slot 0 and drop the last slot."""
+    for layer in cache.layers:
+        for name in ("keys", "values"):
+            t = getattr(layer, name)
+            t[:, :, 0] = t[:, :, -1]
+            setattr(layer, name, t[:, :, :-1])
+        if hasattr(layer, "cumulative_length"):
+            layer.cumulative_length -= 1

@@ -1,0 +1,301 @@
+"""`SafetyModel`: a Hugging Face causal LM with a `[CLS]` safety token and a `safety_head`.
+
+The wrapper does not fork `transformers`: it feeds the causal LM `inputs_embeds` (so the
+`[CLS]` row comes from `cls_embedding`, a parameter of the wrapper, and never from the
+vocabulary), a custom 4D float attention mask (`saess.model.masks`) and explicit position
+ids, and reads the last-layer hidden state of `[CLS]` through a forward hook on the
+decoder (after the final norm, whatever the architecture).
+
+`[CLS]` is added to the tokenizer as a special token so that it has an id and a name,
+but the LM's embedding matrix and output layer are *not* resized: the model can never
+generate `[CLS]`, and a LoRA adapter does not need to train an embedding row.
+
+Initialisation (documented choice, the paper is silent): `cls_embedding` is the mean of
+the input-embedding outputs over the vocabulary (so it sits where ordinary tokens sit,
+including Gemma's embedding scale); `safety_head` weights ~ N(0, 0.02) with zero bias, so
+an untrained head says p_malicious ~ 0.5.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from saess.errors import ModelError
+from saess.model.masks import build_cls_mask
+from saess.model.tokens import CLS_TOKEN, IGNORE, ChatEncoder, SafetyBatch
+
+logger = logging.getLogger(__name__)
+
+CONFIG_NAME = "saess_config.json"
+SAFETY_WEIGHTS = "safety.safetensors"
+ADAPTER_DIR = "adapter"
+FULL_DIR = "model"
+PHASES = ("text", "align")
+
+
+@dataclass
+class SafetyConfig:
+    """What `from_pretrained` needs to rebuild a SafetyModel. Plain data, saved as JSON."""
+
+    base_model: str  # "base" (embedded), a hub id or a path
+    cls_token: str = CLS_TOKEN
+    cls_token_id: int = -1
+    hidden_size: int = 0
+    num_labels: int = 2  # 0 benign, 1 malicious
+    finetune: str = "none"  # "none" (head + [CLS] only), "lora", "full"
+    max_length: int = 2048
+    system_prompt: str | None = None
+    threshold: float = 0.5
+    extra: dict = field(default_factory=dict)  # training provenance etc.
+
+
+@dataclass
+class SafetyOutput:
+    safety_logits: torch.Tensor  # [B, 2]
+    lm_logits: torch.Tensor | None = None  # [B, T or kept, V]
+    loss: torch.Tensor | None = None
+    lm_loss: torch.Tensor | None = None
+    cls_loss: torch.Tensor | None = None
+
+    @property
+    def p_malicious(self) -> torch.Tensor:
+        return self.safety_logits.float().softmax(-1)[:, 1]
+
+
+def _decoder_of(lm: nn.Module) -> nn.Module:
+    base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm
+    return base.get_decoder()
+
+
+class SafetyModel(nn.Module):
+    def __init__(self, lm: nn.Module, tokenizer, config: SafetyConfig):
+        super().__init__()
+        self.lm = lm
+        self.tokenizer = tokenizer
+        self.config = config
+        hidden = config.hidden_size
+        p = next(lm.parameters())
+        self.cls_embedding = nn.Parameter(torch.zeros(hidden, dtype=p.dtype, device=p.device))
+        self.safety_head = nn.Linear(hidden, config.num_labels, dtype=p.dtype, device=p.device)
+        self.encoder = ChatEncoder(tokenizer, config.cls_token_id, config.max_length, config.system_prompt)
+        self._last_hidden: torch.Tensor | None = None
+        self._hook = None
+        self._register_hook()
+        self.safety_logit_hook = None  # tests may force the head's output: fn(logits) -> logits
+
+    # --- construction -----------------------------------------------------------------
+    @classmethod
+    def from_causal_lm(cls, lm: nn.Module, tokenizer, base_model: str = "custom", **config_kw) -> SafetyModel:
+        """Add `[CLS]` and a fresh `safety_head` to a loaded causal LM and its tokenizer."""
+        if CLS_TOKEN not in tokenizer.get_vocab():
+            tokenizer.add_special_tokens({"additional_special_tokens": [CLS_TOKEN]},
+                                         replace_extra_special_tokens=False)
+        cls_id = tokenizer.convert_tokens_to_ids(CLS_TOKEN)
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        hidden = lm.get_input_embeddings().weight.shape[1]
+        max_len = getattr(lm.config, "max_position_embeddings", 2048) or 2048
+        cfg = SafetyConfig(base_model=base_model, cls_token_id=cls_id, hidden_size=hidden,
+                           max_length=min(max_len, config_kw.pop("max_length", max_len)), **config_kw)
+        model = cls(lm, tokenizer, cfg)
+        model.init_safety_params()
+        return model
+
+    @classmethod
+    def from_base(cls, name_or_path: str = "base", dtype=torch.float32, device=None,
+                  attn_implementation: str | None = None, **config_kw) -> SafetyModel:
+        from saess.model.loading import load_causal_lm
+
+        lm, tok = load_causal_lm(name_or_path, dtype=dtype, device=device, attn_implementation=attn_implementation)
+        return cls.from_causal_lm(lm, tok, base_model=name_or_path, **config_kw)
+
+    @torch.no_grad()
+    def init_safety_params(self, seed: int = 0) -> None:
+        g = torch.Generator().manual_seed(seed)
+        emb = self.lm.get_input_embeddings()
+        mean = torch.zeros(self.config.hidden_size, dtype=torch.float64)
+        V = emb.weight.shape[0]
+        for s in range(0, V, 4096):  # chunked: the embedding module may scale its output
+            ids = torch.arange(s, min(s + 4096, V), device=emb.weight.device)
+            mean += emb(ids).double().sum(0).cpu()
+        self.cls_embedding.copy_((mean / V).to(self.cls_embedding.dtype))
+        w = torch.randn(self.safety_head.weight.shape, generator=g) * 0.02
+        self.safety_head.weight.copy_(w.to(self.safety_head.weight.dtype))
+        self.safety_head.bias.zero_()
+
+    def _register_hook(self) -> None:
+        if self._hook is not None:
+            self._hook.remove()
+
+        def grab(_m, _inp, out):
+            self._last_hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+
+        self._hook = _decoder_of(self.lm).register_forward_hook(grab)
+
+    def add_lora(self, r: int = 16, alpha: int = 32, dropout: float = 0.05, target_modules="all-linear") -> None:
+        """Wrap the LM with a PEFT LoRA adapter; `[CLS]` and the head stay trainable."""
+        from peft import LoraConfig, get_peft_model
+
+        cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules,
+                         task_type="CAUSAL_LM")
+        self.lm = get_peft_model(self.lm, cfg)
+        self.config.finetune = "lora"
+        self._register_hook()
+
+    # --- forward ----------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return self.cls_embedding.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.cls_embedding.dtype
+
+    def embed(self, input_ids: torch.Tensor, cls_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Token embeddings [B, T, H]; positions in `cls_mask` (default: column 0) get `cls_embedding`.
+
+        Only the library places `[CLS]`, so only flagged positions become `[CLS]`: the id
+        appearing anywhere else (it cannot come from user text) is not treated as one.
+        """
+        if cls_mask is None:
+            cls_mask = torch.zeros_like(input_ids, dtype=torch.bool)
+            cls_mask[:, 0] = input_ids[:, 0] == self.config.cls_token_id
+        vocab = self.lm.get_input_embeddings().weight.shape[0]
+        safe = input_ids.masked_fill(cls_mask | (input_ids >= vocab), 0)
+        emb = self.lm.get_input_embeddings()(safe)
+        return torch.where(cls_mask[..., None], self.cls_embedding.to(emb.dtype), emb)
+
+    def run(self, input_ids, position_ids, attention_mask, cache=None, use_cache: bool = False,
+            logits_to_keep: int = 0, cls_mask: torch.Tensor | None = None):
+        """One LM pass. Returns (lm_logits, last_hidden [B, T, H], cache).
+
+        `attention_mask` is a 4D float mask [B, 1, T, past + T] (see `saess.model.masks`).
+        """
+        out = self.lm(inputs_embeds=self.embed(input_ids, cls_mask), attention_mask=attention_mask,
+                      position_ids=position_ids, cache=cache, use_cache=use_cache,
+                      logits_to_keep=logits_to_keep)
+        hidden, self._last_hidden = self._last_hidden, None
+        return out.logits, hidden, getattr(out, "cache", None)
+
+    def head(self, cls_hidden: torch.Tensor) -> torch.Tensor:
+        """`[CLS]` hidden state [B, H] -> safety logits [B, 2]."""
+        logits = self.safety_head(cls_hidden.to(self.safety_head.weight.dtype))
+        if self.safety_logit_hook is not None:
+            logits = self.safety_logit_hook(logits)
+        return logits
+
+    def phase_mask(self, batch: SafetyBatch, phase: str) -> torch.Tensor:
+        """The 4D mask of METHOD.md section 2 for `phase` in ("text", "align")."""
+        if phase == "text":
+            cls_sees = batch.content
+            sees_cls = torch.zeros_like(batch.valid)
+        elif phase == "align":
+            cls_sees = batch.content & ~batch.is_response
+            sees_cls = batch.is_response
+        else:
+            raise ValueError(f"unknown phase {phase!r}; expected one of {PHASES}")
+        return build_cls_mask(batch.valid, cls_sees, sees_cls, dtype=self.dtype)
+
+    def forward(self, batch: SafetyBatch, phase: str = "align", lam: float = 0.0,
+                compute_lm: bool = True) -> SafetyOutput:
+        """Full-sequence pass; with `lam`, loss = L_lm + lam * L_cls (L_lm over `labels`)."""
+        batch = batch.to(self.device)
+        mask = self.phase_mask(batch, phase)
+        logits, hidden, _ = self.run(batch.input_ids, batch.position_ids, mask,
+                                     logits_to_keep=0 if compute_lm else 1)
+        safety_logits = self.head(hidden[:, 0])
+        out = SafetyOutput(safety_logits=safety_logits, lm_logits=logits if compute_lm else None)
+        if compute_lm and (batch.labels != IGNORE).any():
+            out.lm_loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), batch.labels[:, 1:].flatten(),
+                                          ignore_index=IGNORE)
+        if (batch.cls_labels != IGNORE).any():
+            out.cls_loss = F.cross_entropy(safety_logits.float(), batch.cls_labels, ignore_index=IGNORE)
+        parts = []
+        if out.lm_loss is not None:
+            parts.append(out.lm_loss)
+        if out.cls_loss is not None and lam:
+            parts.append(lam * out.cls_loss)
+        if parts:
+            out.loss = sum(parts)
+        return out
+
+    @torch.no_grad()
+    def classify(self, prompts: list[str], batch_size: int = 8, progress=None) -> list[float]:
+        """P(malicious) of each prompt, judged on the query as in the alignment phase."""
+        from saess.model.tokens import collate
+
+        seqs = [self.encoder.encode_chat(p) for p in prompts]
+        out: list[float] = []
+        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # similar lengths pad less
+        res = {}
+        for s in range(0, len(order), batch_size):
+            idx = order[s:s + batch_size]
+            batch = collate([seqs[i] for i in idx], self.tokenizer.pad_token_id)
+            p = self.forward(batch, phase="align", compute_lm=False).p_malicious.tolist()
+            res.update(zip(idx, p, strict=True))
+            if progress is not None:
+                progress(len(idx))
+        out = [res[i] for i in range(len(seqs))]
+        return out
+
+    # --- save / load ------------------------------------------------------------------
+    def save_pretrained(self, path: str | Path) -> Path:
+        """Write config, tokenizer, `[CLS]` embedding + head, and the adapter or full weights."""
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / CONFIG_NAME).write_text(json.dumps(asdict(self.config), indent=2))
+        self.tokenizer.save_pretrained(path)
+        save_file({"cls_embedding": self.cls_embedding.detach().cpu().contiguous(),
+                   "safety_head.weight": self.safety_head.weight.detach().cpu().contiguous(),
+                   "safety_head.bias": self.safety_head.bias.detach().cpu().contiguous()},
+                  path / SAFETY_WEIGHTS)
+        if self.config.finetune == "lora":
+            self.lm.save_pretrained(path / ADAPTER_DIR)
+        elif self.config.finetune == "full":
+            self.lm.save_pretrained(path / FULL_DIR)
+        return path
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, dtype=torch.float32, device=None,
+                        attn_implementation: str | None = None, base_lm: nn.Module | None = None) -> SafetyModel:
+        """Rebuild from `save_pretrained`. `base_lm` skips loading the base weights (tests)."""
+        from safetensors.torch import load_file
+        from transformers import AutoTokenizer
+
+        from saess.model.loading import load_causal_lm
+
+        path = Path(path)
+        if not (path / CONFIG_NAME).exists():
+            raise ModelError(f"{path} has no {CONFIG_NAME}: not a saved saess model")
+        raw = json.loads((path / CONFIG_NAME).read_text())
+        config = SafetyConfig(**raw)
+        tok = AutoTokenizer.from_pretrained(path)
+        if config.finetune == "full":
+            lm, _ = load_causal_lm(str(path / FULL_DIR), dtype=dtype, attn_implementation=attn_implementation)
+        elif base_lm is not None:
+            lm = base_lm
+        else:
+            lm, _ = load_causal_lm(config.base_model, dtype=dtype, attn_implementation=attn_implementation)
+        if config.finetune == "lora":
+            from peft import PeftModel
+
+            lm = PeftModel.from_pretrained(lm, path / ADAPTER_DIR)
+        model = cls(lm, tok, config)
+        state = load_file(path / SAFETY_WEIGHTS)
+        with torch.no_grad():
+            model.cls_embedding.copy_(state["cls_embedding"])
+            model.safety_head.weight.copy_(state["safety_head.weight"])
+            model.safety_head.bias.copy_(state["safety_head.bias"])
+        if device:
+            model.to(device)
+        model.eval()
+        return model
