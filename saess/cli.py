@@ -83,12 +83,12 @@ def cmd_classify(args) -> int:
     load_s = time.time() - t0
     if args.model == "base":
         logger.warning("model 'base' has an untrained safety head: its p_malicious carries no information")
-    prompts = [r["prompt"] for r in rows]
+    prompts = [r.prompt for r in rows]
     for r in rows:  # refuse over-long prompts up front, naming the line, before writing anything
         try:
-            model.encoder.encode_chat(r["prompt"])
+            model.encoder.encode_chat(r.prompt)
         except InputError as e:
-            raise InputError(f"{args.prompts}:{r.get('line', '?')}: {e}") from None
+            raise InputError(f"{args.prompts}:{r.line}: {e}") from None
     t1 = time.time()
     with tqdm(total=len(prompts), desc="classify", unit="prompt", file=sys.stderr,
               disable=args.quiet) as bar:
@@ -96,7 +96,7 @@ def cmd_classify(args) -> int:
     dt = time.time() - t1
     with AtomicJsonl(args.out) as out:
         for r, p in zip(rows, probs, strict=True):
-            out.write({"prompt": r["prompt"], "p_malicious": round(p, 6)})
+            out.write({"prompt": r.prompt, "p_malicious": round(p, 6)})
     logger.info("model loaded in %.1f s; classified %d prompts in %.1f s (%.1f prompts/s)",
                 load_s, len(prompts), dt, len(prompts) / max(dt, 1e-9))
     return 0
@@ -136,6 +136,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("saess: interrupted", file=sys.stderr)
         return 130
+
+
+from saess.generation.cli import register_generation_commands  # noqa: E402
+
+_EXTRA_COMMANDS.append(register_generation_commands)
+
+from saess.training.cli import register_training_commands  # noqa: E402
+
+_EXTRA_COMMANDS.append(register_training_commands)
+
+from saess.evaluation.cli import register_eval_commands  # noqa: E402
+
+_EXTRA_COMMANDS.append(register_eval_commands)
 
 
 if __name__ == "__main__":

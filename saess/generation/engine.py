@@ -227,8 +227,12 @@ class SafeGenerator:
     def _processors(self, sp: SamplingConfig):
         if not sp.do_sample:
             return None
-        from transformers import (LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper,
-                                  TopPLogitsWarper)
+        from transformers import (
+            LogitsProcessorList,
+            TemperatureLogitsWarper,
+            TopKLogitsWarper,
+            TopPLogitsWarper,
+        )
 
         procs = LogitsProcessorList()
         if sp.temperature != 1.0:

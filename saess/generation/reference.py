@@ -34,7 +34,6 @@ def recompute(model, debug: dict, row: int, signal: bool = True) -> tuple[torch.
     prompt_allowed = build_cls_mask(batch.valid[row:row + 1], (batch.content & ~batch.is_response)[row:row + 1],
                                     batch.is_response[row:row + 1] if signal else torch.zeros_like(valid0)[None],
                                     dtype=torch.float32)[0, 0] == 0
-    rows_allowed: list[torch.Tensor] = []  # per extended row, bool over extended keys (filled later)
     ext_valid = valid0.tolist()
     token_ext, cls_ext = [], []
     latest_cls = 0

