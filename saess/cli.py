@@ -146,6 +146,10 @@ from saess.training.cli import register_training_commands  # noqa: E402
 
 _EXTRA_COMMANDS.append(register_training_commands)
 
+from saess.evaluation.classifier import register_classifier_commands  # noqa: E402
+
+_EXTRA_COMMANDS.append(register_classifier_commands)
+
 from saess.evaluation.cli import register_eval_commands  # noqa: E402
 
 _EXTRA_COMMANDS.append(register_eval_commands)

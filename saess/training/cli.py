@@ -24,6 +24,7 @@ def register_training_commands(sub) -> None:
     p.add_argument("--lam1", type=float, default=0.01)
     p.add_argument("--lam2", type=float, default=0.1)
     p.add_argument("--retain-limit", type=int, default=None, help="answer at most N benign prompts with the base model")
+    p.add_argument("--retain-max-new-tokens", type=int, default=96)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--publish", default=None, metavar="NAME",
                    help="copy the result to saess/artifacts/NAME (default, sft, aug) so --model NAME loads it")
@@ -38,6 +39,7 @@ def cmd_train(args) -> int:
                          phase2_steps=args.phase2_steps, batch_size=args.batch_size, grad_accum=args.grad_accum,
                          max_length=args.max_length, lora_r=args.lora_r, lora_alpha=2 * args.lora_r, lr=args.lr,
                          head_lr=args.head_lr, lam1=args.lam1, lam2=args.lam2, retain_limit=args.retain_limit,
+                         retain_max_new_tokens=args.retain_max_new_tokens,
                          seed=args.seed)
     init_distributed()
     final = run_pipeline(cfg, args.out)

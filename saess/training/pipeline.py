@@ -48,6 +48,7 @@ class PipelineConfig:
     head_lr: float = 1e-3
     lam1: float = 0.01
     lam2: float = 0.1
+    phase1_finetune: str = "none"  # "lora" also trains the LM on L_lm (costly: V-way logits per token)
     retain_max_new_tokens: int = 96
     retain_limit: int | None = None
     aug_limit: int | None = None
@@ -189,8 +190,9 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
         else:
             tr = _encode(lambda t: enc.encode_text(t.text, t.label), recipe["labelled_text"], "phase 1")
             va = _encode(lambda t: enc.encode_text(t.text, t.label), recipe["labelled_text_val"][:200], "phase 1 val")
-            SafetyTrainer(model, TrainConfig(phase="text", lam=cfg.lam1, max_steps=cfg.phase1_steps, **common),
-                          tr, va).train(p1)
+            # Phase 1 trains [CLS] and the head only (see docs/training.md): the LM is frozen.
+            SafetyTrainer(model, TrainConfig(phase="text", lam=cfg.lam1, finetune=cfg.phase1_finetune,
+                                             max_steps=cfg.phase1_steps, **common), tr, va).train(p1)
     tr = _encode(lambda c: enc.encode_chat(c[0], c[1], c[2], prefill=c[3]), align_train, "phase 2")
     va = _encode(lambda c: enc.encode_chat(c[0], c[1], c[2], prefill=c[3]), align_val[:200], "phase 2 val")
     res = SafetyTrainer(model, TrainConfig(phase="align", lam=cfg.lam2, signal=cfg.variant == "cls",

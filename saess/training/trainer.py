@@ -86,6 +86,9 @@ class SafetyTrainer:
         self.val_seqs = val or []
         self.rank, self.world = world()
         self.pad_id = model.tokenizer.pad_token_id
+        # In the labelled-text phase no token attends to [CLS]; with the LM frozen the LM loss
+        # cannot change, so it is not computed (it would dominate the cost: V-way logits per token).
+        self.skip_lm = config.phase == "text" and config.finetune == "none"
 
     # --- data order ---------------------------------------------------------------------
     def _global_batch_size(self) -> int:
@@ -122,9 +125,13 @@ class SafetyTrainer:
     def _setup(self):
         m = self.model
         head_params = [m.cls_embedding, *m.safety_head.parameters()]
-        if self.cfg.finetune == "none" or not self.cfg.signal and self.cfg.finetune == "none":
-            for p in m.lm.parameters():
+        for n, p in m.lm.named_parameters():
+            if self.cfg.finetune == "none":
                 p.requires_grad_(False)
+            elif self.cfg.finetune == "lora":
+                p.requires_grad_("lora_" in n)
+            else:
+                p.requires_grad_(True)
         lm_params = [p for p in m.lm.parameters() if p.requires_grad]
         for p in head_params:
             p.requires_grad_(self.cfg.signal)
@@ -162,9 +169,12 @@ class SafetyTrainer:
                                   torch.zeros_like(batch.valid), dtype=m.dtype)
         # Only target positions go through the output layer: most of a chat is query.
         _, hidden, _ = m.run(batch.input_ids, batch.position_ids, mask, logits_to_keep=1)
-        targets = batch.labels[:, 1:]
-        sel = targets != IGNORE
-        lm_sum = F.cross_entropy(m.lm_logits(hidden[:, :-1][sel]).float(), targets[sel], reduction="sum")
+        if self.skip_lm:  # frozen LM and no token sees [CLS]: L_lm is a constant
+            lm_sum = torch.zeros((), device=m.device)
+        else:
+            targets = batch.labels[:, 1:]
+            sel = targets != IGNORE
+            lm_sum = F.cross_entropy(m.lm_logits(hidden[:, :-1][sel]).float(), targets[sel], reduction="sum")
         cls_sum = torch.zeros((), device=m.device)
         if self.cfg.signal and (batch.cls_labels != IGNORE).any():
             cls_sum = F.cross_entropy(m.head(hidden[:, 0]).float(), batch.cls_labels, ignore_index=IGNORE,
@@ -227,7 +237,7 @@ class SafetyTrainer:
                 sel = lab != IGNORE
                 correct += int((out.safety_logits.argmax(-1)[sel] == lab[sel]).sum())
                 ncls += int(sel.sum())
-        res = {"val_lm_loss": lm / max(ntok, 1)}
+        res = {} if self.skip_lm else {"val_lm_loss": lm / max(ntok, 1)}
         if ncls:
             res["val_cls_acc"] = correct / ncls
         return res
