@@ -89,7 +89,7 @@ def test_generate_medium_inserts_guide(tmp_path, patched, tiny):
     assert r["trace"][0]["inserted_guide_at"] == 0
 
 
-def test_too_long_prompt_gives_error_line_others_complete(tmp_path, patched, tiny, capsys):
+def test_too_long_prompt_gives_error_line_others_complete(tmp_path, patched, tiny, caplog):
     long = "word " * (tiny.config.max_length + 10)
     prompts = write_jsonl(tmp_path / "p.jsonl", [{"prompt": "hi there"}, {"prompt": long}, {"prompt": "hello"}])
     out = tmp_path / "out.jsonl"
@@ -101,8 +101,9 @@ def test_too_long_prompt_gives_error_line_others_complete(tmp_path, patched, tin
     assert "error" not in rows[0] and "error" not in rows[2]
     assert rows[0]["response"] is not None and rows[2]["num_tokens"] >= 1
     assert "error" in rows[1] and "longer than the context" in rows[1]["error"] and rows[1]["line"] == 2
-    err = capsys.readouterr().err
-    assert "line 2" in err and "1 of 3 prompts failed" in err
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("line 2" in w and "longer than the context" in w for w in warnings)
+    assert any("1 of 3 prompts failed" in w for w in warnings)
 
 
 @pytest.mark.parametrize("flags,needle", [

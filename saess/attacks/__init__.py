@@ -1,7 +1,8 @@
 """Prompt-side attacks: each turns benchmark rows into `AttackCase`s for the generation engine.
 
 Registry: `ATTACKS` / `get_attack(name)`: direct, prefill, nested, decoding, template, pap.
-GCG (gradient-based) is not here.
+GCG needs the model's gradients, so it takes the model too: `saess.attacks.gcg.gcg(rows, model, ...)`
+(standard nanoGCG on the LM, or the adaptive variant whose loss also pushes `[CLS]` to benign).
 """
 
 from saess.attacks.base import (
@@ -17,6 +18,7 @@ from saess.attacks.base import (
 )
 from saess.attacks.decoding import decoding, decoding_configs
 from saess.attacks.direct import direct
+from saess.attacks.gcg import AdaptiveGCG, GCGConfig, GCGResult, gcg
 from saess.attacks.nested import nested
 from saess.attacks.pap import frame_request, pap, pap_rewrite_instruction, parse_pap_rewrite
 from saess.attacks.prefill import prefill
@@ -25,6 +27,10 @@ from saess.attacks.template import fill_template, template
 
 __all__ = [
     "ATTACKS",
+    "AdaptiveGCG",
+    "GCGConfig",
+    "GCGResult",
+    "gcg",
     "DEFAULT_MAX_NEW_TOKENS",
     "AttackCase",
     "AttackCases",

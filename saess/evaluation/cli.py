@@ -14,7 +14,7 @@ logger = logging.getLogger("saess")
 # The README's main job: base vs default on a spread subset of AdvBench; ends within
 # ~15 minutes on 2 CPU cores (see docs/evaluation.md for the measured time).
 QUICK = dict(models=["base", "default"], benchmark="advbench", attacks=["direct", "prefill", "decoding"],
-             prefill_variants=["target"], grid="small", limit=12, benign="edgy", benign_limit=16,
+             prefill_variants=["target"], grid="small", limit=24, benign="edgy", benign_limit=16,
              max_new_tokens=64, out="runs/eval-quick")
 # The same job on the full set: all 520 prompts, the full 50-config decoding grid, all 80
 # benign prompts, each attack's own token budget (256; decoding 100). GPU-scale.
@@ -69,6 +69,10 @@ def cmd_eval(args) -> int:
     from saess.evaluation.runner import run_eval
 
     cfg, out = config_from_args(args)
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
     t0 = time.time()
     res = run_eval(cfg, out)
     logger.info("%d samples generated now, %d reused from %s; %.0f s; wrote %s", res.generated, res.reused,
@@ -95,12 +99,12 @@ def register_eval_commands(sub) -> None:
                            f"{QUICK['max_new_tokens']} new tokens (~15 min on 2 CPU cores)")
     mode.add_argument("--full", action="store_true",
                       help="the --quick job on the full set: 520 prompts, full decoding grid, 80 benign prompts")
-    p.add_argument("--model", dest="models", action="append", default=None,
+    p.add_argument("--model", dest="models", action="append", default=None, metavar="MODEL",
                    help="base | default | sft | aug | a path; repeat for several (default: default)")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--benchmark", default=None, help=f"{' | '.join(BENCHMARKS)} (HarmBench without copyright)")
-    src.add_argument("--prompts", default=None, help="harmful prompts: JSONL/CSV with 'prompt' (and 'target')")
-    p.add_argument("--attack", dest="attacks", action="append", default=None,
+    src.add_argument("--benchmark", default=None, metavar="NAME", help=f"{' | '.join(BENCHMARKS)} (HarmBench without copyright)")
+    src.add_argument("--prompts", default=None, metavar="FILE", help="harmful prompts: JSONL/CSV with 'prompt' (and 'target')")
+    p.add_argument("--attack", dest="attacks", action="append", default=None, metavar="NAME",
                    help=f"{' | '.join(ATTACKS)}; repeat for several")
     p.add_argument("--prefill-variants", nargs="+", default=None, metavar="V",
                    help="literal | target | tokens-N; each is its own row (default: target if every prompt "
@@ -122,6 +126,9 @@ def register_eval_commands(sub) -> None:
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--device", default=None, help="cpu, cuda ... (default: cuda if available)")
     p.add_argument("--batch-size", type=_pos_int, default=8)
+    p.add_argument("--threads", type=_pos_int, default=None,
+                   help="torch CPU threads (default: torch's choice); 1 is much faster on a CPU shared with "
+                        "other jobs")
     p.add_argument("--out", default=None,
                    help="run folder; start again with the same --out to resume (default: runs/eval-quick, "
                         "runs/eval-full or runs/eval)")

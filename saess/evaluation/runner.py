@@ -8,7 +8,8 @@ optionally a benign set for over-refusal. For each model (loaded one at a time):
    direct attack, greedy, under the label "benign";
 2. drop the cases already in `samples.jsonl` (resume);
 3. group the rest by sampling config (the generator takes one config per call), sort by
-   length, and generate in batches; a failing batch is retried one case at a time and
+   length, and generate in batches (identical greedy cases, such as `direct` and the
+   decoding attack's `greedy` config, are generated once and recorded under each label); a failing batch is retried one case at a time and
    a case that still fails is recorded with its `error`;
 4. judge each response with the keyword judge (the prefill removed first) and append the
    records after each batch.
@@ -113,6 +114,7 @@ class EvalConfig:
         d = {k: getattr(self, k) for k in self.IDENTITY}
         d["prompts_sha256"] = rows.source.get("sha256")
         d["benign_sha256"] = benign.source.get("sha256") if benign else None
+        d["model_fingerprints"] = {m: model_fingerprint(m) for m in self.models}
         return d
 
 
@@ -128,6 +130,21 @@ def check_model(name: str) -> None:
             loading.load_safety_model(name)  # raises its ModelError (nothing is loaded)
     elif name not in loading.MODEL_NAMES and "/" not in name and not Path(name).expanduser().exists():
         loading.load_safety_model(name)  # raises "unknown model ..."
+
+
+def model_fingerprint(name: str) -> str | None:
+    """sha256 of a saved saess model's config file (it changes when the model is retrained), else None."""
+    import hashlib
+
+    from saess.model import loading
+    from saess.model.safety_model import CONFIG_NAME
+
+    folder = loading.artifact_dir(name) if name in loading.TRAINED_NAMES else Path(name).expanduser()
+    f = folder / CONFIG_NAME
+    try:
+        return hashlib.sha256(f.read_bytes()).hexdigest()[:16] if f.is_file() else None
+    except OSError:
+        return None
 
 
 def load_model(name: str, dtype: str = "float32", device: str | None = None):
@@ -208,15 +225,23 @@ def _group_key(case: AttackCase) -> tuple:
     return (bool(g["do_sample"]), g.get("temperature"), g.get("top_p"), g.get("top_k"), int(g["max_new_tokens"]))
 
 
-def batches(items: list[tuple[str, AttackCase]], batch_size: int) -> list[list[tuple[str, AttackCase]]]:
-    """Cases grouped by sampling config (first-seen order), sorted by length, cut into batches."""
-    groups: dict[tuple, list] = {}
+def batches(items: list[tuple[str, AttackCase]], batch_size: int) -> list[list[list[tuple[str, AttackCase]]]]:
+    """Jobs grouped by sampling config (first-seen order), sorted by length, cut into batches.
+
+    A job is a list of (label, case) that share one generation: greedy cases with the same
+    prompt, prefill and budget (e.g. `direct` and the decoding attack's `greedy` config)
+    are generated once. Sampling cases are never merged.
+    """
+    groups: dict[tuple, dict] = {}
     for it in items:
-        groups.setdefault(_group_key(it[1]), []).append(it)
+        c = it[1]
+        gk = _group_key(c)
+        jk = (c.prompt, c.prefill) if not gk[0] else (c.case_id, it[0])
+        groups.setdefault(gk, {}).setdefault(jk, []).append(it)
     out = []
-    for group in groups.values():
-        group = sorted(group, key=lambda it: len(it[1].prompt) + len(it[1].prefill or ""))
-        out += [group[i:i + batch_size] for i in range(0, len(group), batch_size)]
+    for jobs in groups.values():
+        js = sorted(jobs.values(), key=lambda job: len(job[0][1].prompt) + len(job[0][1].prefill or ""))
+        out += [js[i:i + batch_size] for i in range(0, len(js), batch_size)]
     return out
 
 
@@ -349,12 +374,12 @@ def run_eval(cfg: EvalConfig, out: str | Path, progress: Callable | None = None)
         failed = 0
         try:
             for batch in batches(pending, cfg.batch_size):
-                bcases = [c for _, c in batch]
+                bcases = [job[0][1] for job in batch]
                 seed = case_seed(cfg.seed, *[c.case_id for c in bcases]) if bcases[0].gen_kwargs["do_sample"] \
                     else None
                 outs = generate_batch(gen, bcases, seed or 0)
                 recs = [make_record(mname, rows.name, lab, c, strategic, seed, r, err, secs, judge)
-                        for (lab, c), (r, err, secs) in zip(batch, outs, strict=True)]
+                        for job, (r, err, secs) in zip(batch, outs, strict=True) for lab, c in job]
                 for rec in recs:
                     if rec["error"]:
                         failed += 1

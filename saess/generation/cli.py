@@ -209,12 +209,16 @@ def cmd_bench(args) -> int:
     from saess.cli import _device
     from saess.generation import bench
 
-    if args.new_tokens < 1 or args.repeats < 1 or any(b < 1 for b in args.batch_sizes):
-        raise InputError("--new-tokens, --repeats and --batch-sizes must be >= 1")
+    if args.new_tokens < 1 or args.repeats < 1 or args.threads < 0 or any(b < 1 for b in args.batch_sizes):
+        raise InputError("--new-tokens, --repeats and --batch-sizes must be >= 1 (--threads >= 0)")
     bad = [s for s in args.schedules if s not in bench.SCHEDULES]
     if bad:
         raise InputError(f"unknown schedule {bad[0]!r}; expected {', '.join(bench.SCHEDULES)}")
     args.device_resolved = _device(args.device)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     args.memory = not args.no_memory
     with tqdm(total=bench.bench_steps(args), desc="bench", file=sys.stderr, disable=args.quiet) as bar:
         def progress(desc):
@@ -271,6 +275,7 @@ def register_generation_commands(sub) -> None:
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
     p.add_argument("--schedules", nargs="+", default=["first", "periodic", "every", "annealing"])
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (default: torch's choice)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-RSS child processes")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of a table")
     p.add_argument("--model-factory", default=None, help=argparse.SUPPRESS)  # tests: module:function

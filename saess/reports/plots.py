@@ -25,7 +25,7 @@ def plot_asr(results: list[dict], path: str | Path) -> bool:
     width = 0.8 / len(models)
     fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(attacks) * max(1, len(models)) / 1.5 + 2), 4))
     for j, m in enumerate(models):
-        xs, ys, lo, hi = [], [], [], []
+        xs, ys, lo, hi, ks = [], [], [], [], []
         for i, a in enumerate(attacks):
             r = next((r for r in rows if r["model"] == m and r["attack"] == a), None)
             if r is None:
@@ -34,11 +34,13 @@ def plot_asr(results: list[dict], path: str | Path) -> bool:
             ys.append(100 * r["asr"])
             lo.append(100 * (r["asr"] - r["ci95"][0]))
             hi.append(100 * (r["ci95"][1] - r["asr"]))
-        ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=m)
+            ks.append((r["successes"], r["n"]))
+        bars = ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=m)
+        ax.bar_label(bars, labels=[f"{k}/{n}" for k, n in ks], fontsize=7, padding=2)
     ax.set_xticks(range(len(attacks)))
     ax.set_xticklabels(attacks, rotation=20, ha="right")
     ax.set_ylabel("attack success rate (%)")
-    ax.set_ylim(0, 105)
+    ax.set_ylim(0, 110)
     ax.set_title(f"ASR on {rows[0]['benchmark']} (keyword judge, 95% Wilson CI)")
     ax.legend()
     fig.tight_layout()

@@ -31,6 +31,7 @@ from saess.training.trainer import SafetyTrainer, world
 logger = logging.getLogger(__name__)
 
 VARIANTS = ("cls", "sft", "aug")
+EDGY_SOURCES = ("overrefusal_train", "edgy_handwritten")
 
 
 @dataclass
@@ -48,6 +49,10 @@ class PipelineConfig:
     head_lr: float = 1e-3
     lam1: float = 0.01
     lam2: float = 0.1
+    phase1_head_lr: float | None = None
+    # Benign prompts that sound harmful ("how do I kill a process") are few in the packaged
+    # data; repeating them k times in both phases teaches the head not to key on words.
+    edgy_repeat: int = 1
     phase1_finetune: str = "none"  # "lora" also trains the LM on L_lm (costly: V-way logits per token)
     retain_max_new_tokens: int = 96
     retain_limit: int | None = None
@@ -146,6 +151,11 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
     if model is None:
         model = SafetyModel.from_base(cfg.base, max_length=cfg.max_length)
     recipe = recipe or build_recipe(RecipeConfig(seed=cfg.seed))
+    if cfg.edgy_repeat > 1:
+        recipe = dict(recipe)
+        for split in ("labelled_text", "alignment"):
+            edgy = [x for x in recipe[split] if x.source in EDGY_SOURCES]
+            recipe[split] = recipe[split] + edgy * (cfg.edgy_repeat - 1)
     if rank == 0:
         (out / "data" / "recipe_stats.json").write_text(json.dumps(recipe_stats(recipe), indent=2))
 
@@ -155,6 +165,7 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
         need = need[: cfg.retain_limit]
     answers = _fill_retain(model, need, out / "data", cfg.retain_max_new_tokens) if need else {}
     # Training sequences are capped (time on CPU); longer ones are skipped and counted.
+    context = model.config.max_length
     model.config.max_length = min(model.config.max_length, cfg.max_length)
     model.encoder.max_length = model.config.max_length
 
@@ -191,13 +202,15 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
             tr = _encode(lambda t: enc.encode_text(t.text, t.label), recipe["labelled_text"], "phase 1")
             va = _encode(lambda t: enc.encode_text(t.text, t.label), recipe["labelled_text_val"][:200], "phase 1 val")
             # Phase 1 trains [CLS] and the head only (see docs/training.md): the LM is frozen.
+            c1 = {**common, "head_lr": cfg.phase1_head_lr or cfg.head_lr}
             SafetyTrainer(model, TrainConfig(phase="text", lam=cfg.lam1, finetune=cfg.phase1_finetune,
-                                             max_steps=cfg.phase1_steps, **common), tr, va).train(p1)
+                                             max_steps=cfg.phase1_steps, **c1), tr, va).train(p1)
     tr = _encode(lambda c: enc.encode_chat(c[0], c[1], c[2], prefill=c[3]), align_train, "phase 2")
     va = _encode(lambda c: enc.encode_chat(c[0], c[1], c[2], prefill=c[3]), align_val[:200], "phase 2 val")
     res = SafetyTrainer(model, TrainConfig(phase="align", lam=cfg.lam2, signal=cfg.variant == "cls",
                                            max_steps=cfg.phase2_steps, **common), tr, va).train(out / "phase2")
     final = out / "final"
+    model.config.max_length = model.encoder.max_length = context  # the saved model keeps its context
     if rank == 0:
         model.config.extra["train_seconds"] = round(time.time() - t0, 1)
         model.config.extra["final_metrics"] = res.last
