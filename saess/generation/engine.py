@@ -96,7 +96,7 @@ class SafeGenerator:
         if len(prefills) != len(prompts):
             raise InputError("prefills and prompts differ in length")
         seqs = [m.encoder.encode_chat(p, prefill=f or None) for p, f in zip(prompts, prefills, strict=True)]
-        longest = max(len(s) for s in seqs) + sp.max_new_tokens + len(self._guide[" "])
+        longest = max(len(s) for s in seqs) + sp.max_new_tokens  # forced guide tokens count as new tokens
         if longest > m.config.max_length:
             raise InputError(f"prompt, prefill and max_new_tokens ({longest} tokens) exceed the context "
                              f"({m.config.max_length})")
@@ -133,7 +133,7 @@ class SafeGenerator:
                 r.state = MAL_INIT
                 if cfg.reliance == "medium":
                     r.forced = list(self._guide[" " if r.n else ""])
-                    r.trace[-1]["inserted_guide_at"] = 0
+                    r.trace[-1]["inserted_guide_at"] = r.n  # response index: after the prefill
                 elif cfg.reliance == "high":
                     r.state, r.done, r.finish = STOPPED, True, "refused"
         pad = self.tok.pad_token_id

@@ -12,8 +12,9 @@ generate `[CLS]`, and a LoRA adapter does not need to train an embedding row.
 
 Initialisation (documented choice, the paper is silent): `cls_embedding` is the mean of
 the input-embedding outputs over the vocabulary (so it sits where ordinary tokens sit,
-including Gemma's embedding scale); `safety_head` weights ~ N(0, 0.02) with zero bias, so
-an untrained head says p_malicious ~ 0.5.
+including Gemma's embedding scale); `safety_head` weights ~ N(0, 0.02) with zero bias. The
+last-layer hidden states are large, so an untrained head's p_malicious is arbitrary (0.6-0.8
+was seen on benign prompts with the base model): never use `base`'s head for decisions.
 """
 
 from __future__ import annotations

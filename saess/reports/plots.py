@@ -42,7 +42,7 @@ def plot_asr(results: list[dict], path: str | Path) -> bool:
     ax.set_ylabel("attack success rate (%)")
     ax.set_ylim(0, 110)
     ax.set_title(f"ASR on {rows[0]['benchmark']} (keyword judge, 95% Wilson CI)")
-    ax.legend()
+    ax.legend(loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
