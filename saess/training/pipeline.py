@@ -149,7 +149,7 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
     (out / "data").mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     if model is None:
-        model = SafetyModel.from_base(cfg.base, max_length=cfg.max_length)
+        model = SafetyModel.from_base(cfg.base)  # its own context; training lowers it below
     recipe = recipe or build_recipe(RecipeConfig(seed=cfg.seed))
     if cfg.edgy_repeat > 1:
         recipe = dict(recipe)
