@@ -27,7 +27,7 @@ import torch
 
 from saess.errors import InputError
 from saess.generation.config import SamplingConfig, StrategicConfig
-from saess.model.masks import bool_to_float_mask
+from saess.model.masks import bool_to_float_mask, build_cls_mask
 from saess.model.tokens import collate
 
 logger = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ class SafeGenerator:
 
         # --- prompt pass ---
         sees_cls = batch.is_response if signal else torch.zeros_like(batch.valid)
-        mask = _full_mask(valid, is_query_content, sees_cls, m.dtype)
+        mask = build_cls_mask(valid, is_query_content, sees_cls, dtype=m.dtype)
         with torch.no_grad():
             logits, hidden, cache = m.run(batch.input_ids, batch.position_ids, mask, use_cache=True,
                                           logits_to_keep=1)
@@ -146,9 +146,7 @@ class SafeGenerator:
             if all(r.done for r in rows):
                 break
             # --- choose tokens ---
-            scores = next_logits
-            if sp.do_sample or processors:
-                scores = processors(None, scores) if processors else scores
+            scores = processors(None, next_logits) if processors else next_logits
             if sp.do_sample:
                 chosen = torch.multinomial(scores.softmax(-1), 1, generator=gen).squeeze(1)
             else:
@@ -291,12 +289,6 @@ class SafeGenerator:
 
 def _is_in(t: torch.Tensor, ids: list[int]) -> torch.Tensor:
     return torch.isin(t, torch.tensor(ids, device=t.device)) if ids else torch.zeros_like(t, dtype=torch.bool)
-
-
-def _full_mask(valid, cls_sees, sees_cls, dtype):
-    from saess.model.masks import build_cls_mask
-
-    return build_cls_mask(valid, cls_sees, sees_cls, dtype=dtype)
 
 
 def _replace_cls_slot(cache) -> None:
