@@ -27,7 +27,7 @@ import torch
 
 from saess.errors import InputError
 from saess.generation.config import SamplingConfig, StrategicConfig
-from saess.model.masks import bool_to_float_mask, build_cls_mask
+from saess.model.masks import bool_to_float_mask
 from saess.model.tokens import collate
 
 logger = logging.getLogger(__name__)
@@ -115,8 +115,7 @@ class SafeGenerator:
         is_query_content = batch.content & ~batch.is_response
 
         # --- prompt pass ---
-        sees_cls = batch.is_response if signal else torch.zeros_like(batch.valid)
-        mask = build_cls_mask(valid, is_query_content, sees_cls, dtype=m.dtype)
+        mask = m.phase_mask(batch, "align", signal=signal)
         with torch.no_grad():
             logits, hidden, cache = m.run(batch.input_ids, batch.position_ids, mask, use_cache=True,
                                           logits_to_keep=1)

@@ -200,8 +200,11 @@ class SafetyModel(nn.Module):
             logits = self.safety_logit_hook(logits)
         return logits
 
-    def phase_mask(self, batch: SafetyBatch, phase: str) -> torch.Tensor:
-        """The 4D mask of METHOD.md section 2 for `phase` in ("text", "align")."""
+    def phase_mask(self, batch: SafetyBatch, phase: str, signal: bool = True) -> torch.Tensor:
+        """The 4D mask of METHOD.md section 2 for `phase` in ("text", "align").
+
+        `signal=False`: nobody attends to `[CLS]` (the plain language model; baselines).
+        """
         if phase == "text":
             cls_sees = batch.content
             sees_cls = torch.zeros_like(batch.valid)
@@ -210,6 +213,8 @@ class SafetyModel(nn.Module):
             sees_cls = batch.is_response
         else:
             raise ValueError(f"unknown phase {phase!r}; expected one of {PHASES}")
+        if not signal:
+            sees_cls = torch.zeros_like(batch.valid)
         return build_cls_mask(batch.valid, cls_sees, sees_cls, dtype=self.dtype)
 
     def forward(self, batch: SafetyBatch, phase: str = "align", lam: float = 0.0,
@@ -241,7 +246,6 @@ class SafetyModel(nn.Module):
         from saess.model.tokens import collate
 
         seqs = [self.encoder.encode_chat(p) for p in prompts]
-        out: list[float] = []
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # similar lengths pad less
         res = {}
         for s in range(0, len(order), batch_size):
@@ -251,8 +255,7 @@ class SafetyModel(nn.Module):
             res.update(zip(idx, p, strict=True))
             if progress is not None:
                 progress(len(idx))
-        out = [res[i] for i in range(len(seqs))]
-        return out
+        return [res[i] for i in range(len(seqs))]
 
     # --- save / load ------------------------------------------------------------------
     def save_pretrained(self, path: str | Path) -> Path:

@@ -107,10 +107,7 @@ class ChatEncoder:
         probe = tokenizer("a", add_special_tokens=True).input_ids
         self.bos_id = tokenizer.bos_token_id if (tokenizer.bos_token_id is not None and probe
                                                  and probe[0] == tokenizer.bos_token_id) else None
-        if getattr(tokenizer, "chat_template", None) is None:
-            self.has_template = False
-        else:
-            self.has_template = True
+        self.has_template = getattr(tokenizer, "chat_template", None) is not None
 
     # --- pieces -----------------------------------------------------------------------
     def text_ids(self, text: str) -> list[int]:

@@ -152,21 +152,12 @@ class SafetyTrainer:
 
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lr_lambda)
 
-    def _phase_mask_args(self):
-        return "text" if self.cfg.phase == "text" else "align"
-
     def _loss_parts(self, batch):
-        """Sum-reduced losses and counts of one micro-batch."""
+        """Sum-reduced LM and `[CLS]` losses of one micro-batch, and its safety logits [B, 2]."""
         m = self.model
-        mask_phase = self._phase_mask_args()
         batch = batch.to(m.device)
-        if self.cfg.signal:
-            mask = m.phase_mask(batch, mask_phase)
-        else:  # baseline: no token attends to [CLS] = the plain language model
-            from saess.model.masks import build_cls_mask
-
-            mask = build_cls_mask(batch.valid, batch.content & ~batch.is_response,
-                                  torch.zeros_like(batch.valid), dtype=m.dtype)
+        # Baselines (signal=False): no token attends to [CLS] = the plain language model.
+        mask = m.phase_mask(batch, self.cfg.phase, signal=self.cfg.signal)
         # Only target positions go through the output layer: most of a chat is query.
         _, hidden, _ = m.run(batch.input_ids, batch.position_ids, mask, logits_to_keep=1)
         if self.skip_lm:  # frozen LM and no token sees [CLS]: L_lm is a constant
@@ -176,10 +167,10 @@ class SafetyTrainer:
             sel = targets != IGNORE
             lm_sum = F.cross_entropy(m.lm_logits(hidden[:, :-1][sel]).float(), targets[sel], reduction="sum")
         cls_sum = torch.zeros((), device=m.device)
-        if self.cfg.signal and (batch.cls_labels != IGNORE).any():
-            cls_sum = F.cross_entropy(m.head(hidden[:, 0]).float(), batch.cls_labels, ignore_index=IGNORE,
-                                      reduction="sum")
-        return lm_sum, cls_sum
+        safety_logits = m.head(hidden[:, 0]).float() if self.cfg.signal else None
+        if safety_logits is not None and (batch.cls_labels != IGNORE).any():
+            cls_sum = F.cross_entropy(safety_logits, batch.cls_labels, ignore_index=IGNORE, reduction="sum")
+        return lm_sum, cls_sum, safety_logits
 
     def _counts(self, micro: list[list[int]]) -> tuple[float, float]:
         ntok = sum(sum(1 for t in self.train_seqs[i].labels[1:] if t != IGNORE) for mb in micro for i in mb)
@@ -198,7 +189,7 @@ class SafetyTrainer:
             if not mb:
                 continue
             batch = collate([self.train_seqs[i] for i in mb], self.pad_id)
-            lm_sum, cls_sum = self._loss_parts(batch)
+            lm_sum, cls_sum, _ = self._loss_parts(batch)
             loss = lm_sum / ntok + self.cfg.lam * cls_sum / ncls
             loss.backward()
             lm_total += lm_sum.item()
@@ -228,14 +219,13 @@ class SafetyTrainer:
         for s in range(0, len(seqs), bs):
             chunk = seqs[s:s + bs]
             batch = collate(chunk, self.pad_id).to(self.model.device)
-            lm_sum, _ = self._loss_parts(batch)
+            lm_sum, _, safety_logits = self._loss_parts(batch)
             lm += lm_sum.item()
             ntok += int((batch.labels[:, 1:] != IGNORE).sum())
-            if self.cfg.signal:
-                out = self.model(batch, phase=self._phase_mask_args(), compute_lm=False)
+            if safety_logits is not None:
                 lab = batch.cls_labels
                 sel = lab != IGNORE
-                correct += int((out.safety_logits.argmax(-1)[sel] == lab[sel]).sum())
+                correct += int((safety_logits.argmax(-1)[sel] == lab[sel]).sum())
                 ncls += int(sel.sum())
         res = {} if self.skip_lm else {"val_lm_loss": lm / max(ntok, 1)}
         if ncls:
@@ -255,7 +245,7 @@ class SafetyTrainer:
         shutil.rmtree(tmp, ignore_errors=True)
         self.model.save_pretrained(tmp)
         torch.save({"step": step, "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
-                    "meta": self._meta(), "lm_full": None}, tmp / STATE)
+                    "meta": self._meta()}, tmp / STATE)
         shutil.rmtree(ck, ignore_errors=True)
         tmp.replace(ck)
 
