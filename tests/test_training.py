@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -143,7 +144,10 @@ def test_two_processes_match_one(tmp_path):
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533"]
+    with socket.socket() as sock:  # a free port: a fixed one collides with a concurrent run
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port]
     subprocess.run(torchrun + [str(script), "2", str(tmp_path / "two")], check=True, env=env, timeout=300)
     subprocess.run([sys.executable, str(script), "4", str(tmp_path / "one")], check=True, env=env, timeout=300)
     r0 = torch.load(Path(tmp_path / "two" / "weights_rank0.pt"))
