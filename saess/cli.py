@@ -154,6 +154,10 @@ from saess.evaluation.cli import register_eval_commands  # noqa: E402
 
 _EXTRA_COMMANDS.append(register_eval_commands)
 
+from saess.reproduce.cli import register_reproduce_commands  # noqa: E402
+
+_EXTRA_COMMANDS.append(register_reproduce_commands)
+
 
 if __name__ == "__main__":
     sys.exit(main())

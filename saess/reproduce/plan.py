@@ -1,0 +1,187 @@
+"""What `saess reproduce` runs: scales, the model variants, and the steps in run order.
+
+Every evaluation is a `saess eval` run (`saess.evaluation.runner.run_eval`) into its own
+resumable folder under the reproduction's `--out`; this module only decides which.
+
+A *variant* is one model under one strategic config. All variants are evaluated on the
+same AdvBench rows under the same *variant attacks* (direct, prefill with the row's
+target, nested, the decoding sweep) plus the benign edgy prompts for over-refusal, so
+the main table, the ablations, the schedules and the hyperparameter tables read from the
+same kind of run and share runs where they share a variant (`default` is in all four).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from saess.errors import InputError
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big each part of the reproduction is."""
+
+    name: str
+    limit: int | None  # AdvBench rows (spread evenly) for the variant runs
+    harmbench_limit: int | None
+    benign_limit: int | None
+    max_new_tokens: int | None  # None: each attack's own (256; decoding 100)
+    grid: str  # decoding sweep: small (8 configs) | full (50)
+    max_templates: int  # template attack: templates per prompt
+    answer_tokens: int  # budget of the base model's answers whose first N tokens are prefilled
+    token_counts: tuple[int, ...]
+    gcg_limit: int  # AdvBench rows attacked with GCG
+    gcg_preset: str
+    gcg_steps: int | None  # None: the preset's
+    probe_limit: int
+    probe_steps: int
+    bench_tokens: int
+    bench_repeats: int
+    # Training budget of the models the reproduction trains (ablations); empty: the
+    # default model's own recipe (TRAIN_RECIPE).
+    train_overrides: dict = field(default_factory=dict)
+
+
+SCALES = {
+    # <= 20 minutes on 2 CPU cores (measured in docs/reproduce.md); the trained ablation
+    # models get a token budget unless full-budget ones exist (then those are used).
+    "quick": Scale("quick", limit=4, harmbench_limit=4, benign_limit=4, max_new_tokens=24, grid="small",
+                   max_templates=1, answer_tokens=48, token_counts=(5, 10, 20, 40), gcg_limit=1,
+                   gcg_preset="cpu", gcg_steps=2, probe_limit=4, probe_steps=8, bench_tokens=32,
+                   bench_repeats=1, train_overrides=dict(phase1_steps=8, phase2_steps=8, retain_limit=8,
+                                                         retain_max_new_tokens=32)),
+    # What fits a working session on 2 CPU cores (about 1.5 hours beside training jobs);
+    # the committed RESULTS.md comes from it.
+    "standard": Scale("standard", limit=12, harmbench_limit=12, benign_limit=12, max_new_tokens=40,
+                      grid="small", max_templates=2, answer_tokens=64, token_counts=(5, 10, 20, 40),
+                      gcg_limit=1, gcg_preset="cpu", gcg_steps=5, probe_limit=12, probe_steps=16,
+                      bench_tokens=64, bench_repeats=2),
+    # The paper's protocol: all of AdvBench and HarmBench, the full decoding grid, each
+    # attack's own budget, nanoGCG's defaults. Hours on a GPU; resumable.
+    "full": Scale("full", limit=None, harmbench_limit=None, benign_limit=None, max_new_tokens=None, grid="full",
+                  max_templates=5, answer_tokens=128, token_counts=(5, 10, 20, 40), gcg_limit=100,
+                  gcg_preset="full", gcg_steps=None, probe_limit=100, probe_steps=20, bench_tokens=128,
+                  bench_repeats=3),
+}
+
+# The recipe of the committed `default` model (docs/training.md); trained ablation models
+# change one thing in it.
+TRAIN_RECIPE = dict(variant="cls", phase1_steps=150, phase1_head_lr=3e-3, phase2_steps=200, lam2=0.5,
+                    retain_limit=40, retain_max_new_tokens=64)
+TRAINED = {
+    "nop1": dict(phase1_steps=0),  # without the labelled-text phase
+    "lam0.1": dict(lam2=0.1, shared_phase1=True),
+    "lam0.01": dict(lam2=0.01, shared_phase1=True),
+}
+
+VARIANT_ATTACKS = ["direct", "prefill", "nested", "decoding"]
+MAIN_MODELS = ["base", "sft", "aug", "default"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    key: str
+    model: str  # a model name, or "@NAME" for a model of TRAINED
+    label: str
+    reliance: str = "medium"
+    schedule: str = "annealing"
+    tau: int | None = None
+    window: int | None = None
+
+
+VARIANTS = {v.key: v for v in [
+    Variant("base", "base", "base (SmolLM2-135M-Instruct)"),
+    Variant("sft", "sft", "sft (plain SFT, no [CLS])"),
+    Variant("aug", "aug", "aug (Qi et al. data augmentation)"),
+    Variant("default", "default", "default (CLS, medium, annealing, tau 2, r 10, lambda2 0.5)"),
+    Variant("nop1", "@nop1", "without the labelled-text phase"),
+    Variant("first", "default", "without strategic attention (no re-evaluation: schedule first)",
+            schedule="first"),
+    Variant("low", "default", "without strategic decoding (reliance low)", reliance="low"),
+    Variant("high", "default", "high reliance (stop on malicious)", reliance="high"),
+    Variant("periodic", "default", "schedule periodic", schedule="periodic"),
+    Variant("every", "default", "schedule every", schedule="every"),
+    Variant("tau1", "default", "tau 1", tau=1),
+    Variant("tau3", "default", "tau 3", tau=3),
+    Variant("r5", "default", "r 5", window=5),
+    Variant("r20", "default", "r 20", window=20),
+    Variant("lam0.1", "@lam0.1", "lambda2 0.1"),
+    Variant("lam0.01", "@lam0.01", "lambda2 0.01"),
+]}
+
+# Tables: (row label, variant key, the value the row varies)
+ABLATIONS = [("full method", "default"), ("w/o labelled-text phase", "nop1"),
+             ("w/o strategic attention (schedule first)", "first"),
+             ("w/o strategic decoding (reliance low)", "low"), ("high reliance", "high")]
+SCHEDULES = [("first", "first"), ("periodic", "periodic"), ("every", "every"), ("annealing", "default")]
+HYPER = {
+    "lambda2": [("0.01", "lam0.01"), ("0.1", "lam0.1"), ("0.5 (default)", "default")],
+    "tau": [("1", "tau1"), ("2 (default)", "default"), ("3", "tau3")],
+    "r": [("5", "r5"), ("10 (default)", "default"), ("20", "r20")],
+}
+
+# Step names in run order; `--only` takes a comma-separated subset of the groups.
+GROUPS = ("main", "ablations", "schedules", "hyper", "probe", "gcg")
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str  # unique, also the run folder name
+    group: str
+    kind: str  # "variant" | "extra" | "answers" | "tokens" | "harmbench" | "bench" | "probe" | "gcg"
+    variant: str | None = None
+    model: str | None = None
+
+
+def steps(groups: tuple[str, ...] = GROUPS) -> list[Step]:
+    """Every step of the reproduction in run order (shared variant runs appear once)."""
+    out: list[Step] = []
+    seen: set[str] = set()
+
+    def add(s: Step) -> None:
+        if s.key not in seen and s.group in groups:
+            seen.add(s.key)
+            out.append(s)
+
+    def variant(group: str, key: str) -> None:
+        if f"v-{key}" not in seen and group in groups:
+            seen.add(f"v-{key}")
+            out.append(Step(f"v-{key}", group, "variant", variant=key))
+
+    for m in MAIN_MODELS:
+        variant("main", m)
+    add(Step("answers", "main", "answers", model="base"))
+    for m in MAIN_MODELS:
+        add(Step(f"tokens-{m}", "main", "tokens", model=m))
+    for m in MAIN_MODELS:
+        add(Step(f"extra-{m}", "main", "extra", model=m))
+    for m in MAIN_MODELS:
+        add(Step(f"harmbench-{m}", "main", "harmbench", model=m))
+    for _, k in ABLATIONS:
+        variant("ablations", k)
+    for _, k in SCHEDULES:
+        variant("schedules", k)
+    add(Step("bench", "schedules", "bench", model="default"))
+    for rows in HYPER.values():
+        for _, k in rows:
+            variant("hyper", k)
+    add(Step("probe", "probe", "probe"))
+    add(Step("gcg", "gcg", "gcg"))
+    return out
+
+
+def parse_only(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return GROUPS
+    got = tuple(g.strip() for g in text.split(",") if g.strip())
+    bad = [g for g in got if g not in GROUPS]
+    if bad or not got:
+        raise InputError(f"--only: unknown group(s) {', '.join(bad) or '(none)'}; valid: {', '.join(GROUPS)}")
+    return got
+
+
+def get_scale(name: str) -> Scale:
+    try:
+        return SCALES[name]
+    except KeyError:
+        raise InputError(f"unknown scale {name!r}; valid: {', '.join(SCALES)}") from None

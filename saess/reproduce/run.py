@@ -1,0 +1,326 @@
+"""Run (or resume) the reproduction: the steps of `saess.reproduce.plan`, then the report.
+
+Layout of `--out` (default `runs/reproduce`, `runs/reproduce-quick` with `--quick`):
+
+- `state.json`: the scale, the machine, and per step its status (done / failed / skipped,
+  with the reason), its seconds and the command line that ran it;
+- one `saess eval` run folder per evaluation step (`v-default/`, `tokens-sft/`, ...):
+  resumable, each with its `samples.jsonl` and `summary.json`;
+- `answers.jsonl` (the base model's complying answers, for the tokens-N prefill),
+  `gcg/` (suffix cache) and `gcg-*.jsonl`, `bench.json`, `probe.json`;
+- `models/` (quick only): ablation models trained on a token budget.
+
+A step already marked done is not run again; a failed step is retried on the next run;
+one failing step does not stop the others. Nothing computed is lost: every evaluation
+writes its samples as they are generated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from saess.errors import InputError, SaessError
+from saess.evaluation.store import write_json_atomic
+from saess.reproduce import plan as P
+
+logger = logging.getLogger("saess")
+
+
+class Skip(Exception):  # noqa: N818 - a step that cannot run here, with the reason
+    pass
+
+
+@dataclass
+class Sources:
+    """Where the prompts come from (tests point these at small files)."""
+
+    advbench: dict = field(default_factory=lambda: {"benchmark": "advbench"})
+    harmbench: dict = field(default_factory=lambda: {"benchmark": "harmbench"})
+    benign: str = "edgy"
+
+
+def default_train(cfg, out: Path) -> Path:
+    from saess.training.pipeline import run_pipeline
+
+    return run_pipeline(cfg, out)
+
+
+@dataclass
+class Reproduction:
+    scale: P.Scale
+    out: Path
+    groups: tuple[str, ...] = P.GROUPS
+    train_root: Path = Path("runs")
+    allow_train: bool = True
+    sources: Sources = field(default_factory=Sources)
+    device: str | None = None
+    dtype: str = "float32"
+    batch_size: int = 8
+    quiet: bool = False
+    # injection points (tests): training and the bench's model factory
+    train: Callable = default_train
+    bench_factory: str | None = None
+    state: dict = field(default_factory=dict)
+
+    # --- state ---------------------------------------------------------------------------
+    @property
+    def state_path(self) -> Path:
+        return self.out / "state.json"
+
+    def load_state(self) -> None:
+        if self.state_path.exists():
+            try:
+                self.state = json.loads(self.state_path.read_text())
+            except json.JSONDecodeError as e:
+                raise InputError(f"{self.state_path}: not valid JSON ({e.msg}); move it away to start over") from None
+            if self.state.get("scale") != self.scale.name:
+                raise InputError(f"{self.out} holds a reproduction at scale {self.state.get('scale')!r}, not "
+                                 f"{self.scale.name!r}: use another --out")
+        else:
+            self.state = {"scale": self.scale.name, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "steps": {}}
+        self.state["machine"] = machine_info()
+        self.save_state()
+
+    def save_state(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.state_path, self.state)
+
+    def mark(self, key: str, status: str, seconds: float, note: str | None = None, command: str | None = None):
+        self.state["steps"][key] = {"status": status, "seconds": round(seconds, 1), "note": note,
+                                    "command": command, "at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        self.save_state()
+
+    # --- running -------------------------------------------------------------------------
+    def run(self) -> dict:
+        self.load_state()
+        todo = P.steps(self.groups)
+        for i, step in enumerate(todo, 1):
+            st = self.state["steps"].get(step.key, {})
+            if st.get("status") == "done":
+                continue
+            logger.info("reproduce [%d/%d] %s", i, len(todo), step.key)
+            t0 = time.time()
+            try:
+                command = getattr(self, f"step_{step.kind}")(step)
+            except Skip as e:
+                self.mark(step.key, "skipped", time.time() - t0, str(e))
+                logger.warning("reproduce %s skipped: %s", step.key, e)
+            except (SaessError, RuntimeError, OSError, ValueError) as e:
+                msg = str(e) if isinstance(e, SaessError) else f"{type(e).__name__}: {e}"
+                self.mark(step.key, "failed", time.time() - t0, msg)
+                logger.error("reproduce %s failed: %s", step.key, msg)
+                logger.debug("%s", traceback.format_exc())
+            else:
+                self.mark(step.key, "done", time.time() - t0, None, command)
+        return self.state
+
+    def eval(self, key: str, **kw) -> str:
+        """One `saess eval` run into out/key; returns the equivalent command line."""
+        from saess.evaluation.runner import EvalConfig, run_eval
+
+        s = self.scale
+        base = dict(limit=s.limit, max_new_tokens=s.max_new_tokens, grid=s.grid, max_templates=s.max_templates,
+                    dtype=self.dtype, device=self.device, batch_size=self.batch_size, quiet=self.quiet)
+        base.update(kw)
+        cfg = EvalConfig(**base)
+        run_eval(cfg, self.out / key)
+        return eval_command(cfg, self.out / key)
+
+    def src(self, name: str) -> dict:
+        return dict(getattr(self.sources, name))
+
+    # --- models --------------------------------------------------------------------------
+    def model_path(self, model: str) -> str:
+        """A model name for `saess eval`; "@NAME" is a model this reproduction trains."""
+        if not model.startswith("@"):
+            return model
+        name = model[1:]
+        full = self.train_root / f"train-{name}" / "final"
+        if (full / "saess_config.json").exists():
+            return str(full)
+        if not self.allow_train:
+            raise Skip(f"needs the trained model {name!r} ({full} does not exist; --no-train was given)")
+        budget = self.scale.train_overrides
+        root = (self.out / "models") if budget else self.train_root
+        where = root / f"train-{name}"
+        if (where / "final" / "saess_config.json").exists():
+            return str(where / "final")
+        cfg = self.pipeline_config(name, root)
+        logger.info("reproduce: training %r into %s%s", name, where, " (token budget)" if budget else "")
+        t0 = time.time()
+        final = self.train(cfg, where)
+        self.state.setdefault("trained", {})[name] = {"path": str(final), "seconds": round(time.time() - t0, 1),
+                                                      "config": {k: v for k, v in cfg.__dict__.items()
+                                                                 if k != "extra"},
+                                                      "budget": "token" if budget else "full"}
+        self.save_state()
+        return str(final)
+
+    def pipeline_config(self, name: str, root: Path):
+        from saess.training.pipeline import PipelineConfig
+
+        spec = dict(P.TRAINED[name])
+        shared = spec.pop("shared_phase1", False)
+        kw = {**P.TRAIN_RECIPE, **self.scale.train_overrides, **spec}  # the ablation itself wins
+        if shared and kw.get("phase1_steps", 0) > 0:
+            cands = [] if self.scale.train_overrides else [self.train_root / "train-default" / "phase1" / "final"]
+            cands += [root / f"train-{n}" / "phase1" / "final" for n in P.TRAINED if n != name]
+            got = next((c for c in cands if (c / "safety.safetensors").exists()), None)
+            if got is not None:
+                kw["phase1_from"] = str(got)
+        return PipelineConfig(**kw)
+
+    # --- steps ---------------------------------------------------------------------------
+    def variant_config(self, key: str) -> dict:
+        v = P.VARIANTS[key]
+        return dict(models=[self.model_path(v.model)], attacks=list(P.VARIANT_ATTACKS), prefill_variants=["target"],
+                    benign=self.sources.benign, benign_limit=self.scale.benign_limit, reliance=v.reliance,
+                    schedule=v.schedule, tau=v.tau, window=v.window, **self.src("advbench"))
+
+    def step_variant(self, step: P.Step) -> str:
+        return self.eval(step.key, **self.variant_config(step.variant))
+
+    def step_extra(self, step: P.Step) -> str:
+        return self.eval(step.key, models=[step.model], attacks=["template", "pap"], **self.src("advbench"))
+
+    def step_harmbench(self, step: P.Step) -> str:
+        return self.eval(step.key, models=[step.model], attacks=["direct", "prefill", "nested"],
+                         prefill_variants=["literal"], **{"limit": self.scale.harmbench_limit, **self.src("harmbench")})
+
+    def step_answers(self, step: P.Step) -> str:
+        """The base model's greedy answers to the rows; the complying ones become `answers.jsonl`."""
+        cmd = self.eval("answers", models=["base"], attacks=["direct"], max_new_tokens=self.scale.answer_tokens,
+                        **self.src("advbench"))
+        recs = [json.loads(x) for x in (self.out / "answers" / "samples.jsonl").read_text().splitlines() if x]
+        rows = [{"prompt": r["prompt"], "harmful_answer": r["generated"], "source_row": r["row_id"]}
+                for r in recs if r.get("jailbroken") and (r.get("generated") or "").strip()]
+        if not rows:
+            raise Skip("the base model refused every prompt: no harmful answers to prefill")
+        with open(self.out / "answers.jsonl", "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+        return cmd + f"  # then: complying answers -> {self.out / 'answers.jsonl'} ({len(rows)} rows)"
+
+    def step_tokens(self, step: P.Step) -> str:
+        f = self.out / "answers.jsonl"
+        if not f.exists():
+            raise Skip("no answers.jsonl (the answers step did not produce harmful answers)")
+        return self.eval(step.key, models=[step.model], attacks=["prefill"], prompts=str(f), limit=None,
+                         prefill_variants=[f"tokens-{n}" for n in self.scale.token_counts])
+
+    def step_bench(self, step: P.Step) -> str:
+        import torch
+
+        from saess.generation.bench import run_bench
+
+        dev = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        args = argparse.Namespace(model=step.model, model_factory=self.bench_factory, dtype=self.dtype,
+                                  device_resolved=dev, new_tokens=self.scale.bench_tokens,
+                                  repeats=self.scale.bench_repeats, batch_sizes=[8],
+                                  schedules=["first", "periodic", "every", "annealing"], memory=False)
+        rep = run_bench(args)
+        write_json_atomic(self.out / "bench.json", rep)
+        return (f"saess bench --model {step.model} --new-tokens {args.new_tokens} --batch-sizes 8 "
+                f"--repeats {args.repeats} --no-memory --json")
+
+    def step_probe(self, step: P.Step) -> str:
+        from saess.reproduce.probe import run_probe
+
+        rep = run_probe(self, ["base", "default"])
+        write_json_atomic(self.out / "probe.json", rep)
+        return "saess.reproduce.probe.run_probe (base, default; direct, prefill:target, nested mid-response)"
+
+    def step_gcg(self, step: P.Step) -> str:
+        """GCG suffixes: standard (nanoGCG on the base LM, transferred) and adaptive (on default, head in the loss)."""
+        from saess.attacks.gcg import gcg
+        from saess.evaluation.benchmarks import load_benchmark
+        from saess.evaluation.runner import load_model
+
+        s = self.scale
+        src = self.src("advbench")
+        rows = load_benchmark(src.get("benchmark"), src.get("prompts"), s.limit).rows[: s.gcg_limit]
+        over = {} if s.gcg_steps is None else {"num_steps": s.gcg_steps}
+        cmds, notes = [], []
+        for variant, attacker, victims in (("standard", "base", P.MAIN_MODELS), ("adaptive", "default", ["default"])):
+            f = self.out / f"gcg-{variant}.jsonl"
+            if not f.exists():
+                model = load_model(attacker, self.dtype, self.device)
+                try:
+                    cases = gcg(rows, model, variant=variant, preset=s.gcg_preset, cache_dir=self.out / "gcg", **over)
+                except SaessError as e:
+                    notes.append(f"{variant}: {e}")
+                    continue
+                finally:
+                    del model
+                tmp = f.with_suffix(".tmp")
+                with open(tmp, "w") as fh:
+                    for c in cases:
+                        fh.write(json.dumps({"prompt": c.prompt, "target": c.meta["target"],
+                                             "source_row": c.row_id, "gcg": {k: c.meta[k] for k in
+                                                                             ("suffix", "loss", "steps",
+                                                                              "seconds", "p_benign")}}) + "\n")
+                os.replace(tmp, f)
+            cmds.append(self.eval(f"gcg-{variant}", models=list(victims), attacks=["direct"], prompts=str(f),
+                                  limit=None))
+        if not cmds:
+            raise Skip("; ".join(notes))
+        return " && ".join(cmds) + (f"  # {'; '.join(notes)}" if notes else "")
+
+
+def eval_command(cfg, out: Path) -> str:
+    """The `saess eval` command line equivalent to an EvalConfig (for the record)."""
+    parts = ["saess eval"]
+    for m in cfg.models:
+        parts += ["--model", m]
+    parts += ["--benchmark", cfg.benchmark] if cfg.benchmark else ["--prompts", str(cfg.prompts)]
+    for a in cfg.attacks:
+        parts += ["--attack", a]
+    if cfg.prefill_variants and "prefill" in cfg.attacks:
+        parts += ["--prefill-variants", *cfg.prefill_variants]
+    if "decoding" in cfg.attacks:
+        parts += ["--grid", cfg.grid]
+    if "template" in cfg.attacks:
+        parts += ["--max-templates", str(cfg.max_templates)]
+    for flag, v in (("--limit", cfg.limit), ("--max-new-tokens", cfg.max_new_tokens), ("--tau", cfg.tau),
+                    ("--window", cfg.window)):
+        if v is not None:
+            parts += [flag, str(v)]
+    parts += ["--benign", cfg.benign or "none"]
+    if cfg.benign and cfg.benign_limit:
+        parts += ["--benign-limit", str(cfg.benign_limit)]
+    if cfg.reliance != "medium":
+        parts += ["--reliance", cfg.reliance]
+    if cfg.schedule != "annealing":
+        parts += ["--schedule", cfg.schedule]
+    parts += ["--out", str(out)]
+    return " ".join(parts)
+
+
+def machine_info() -> dict:
+    import torch
+    import transformers
+
+    info = {"platform": platform.platform(), "python": sys.version.split()[0], "cpu_count": os.cpu_count(),
+            "torch": torch.__version__, "transformers": transformers.__version__,
+            "torch_threads": torch.get_num_threads(), "cuda": None}
+    if torch.cuda.is_available():
+        info["cuda"] = torch.cuda.get_device_name(0)
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return info
+
