@@ -323,3 +323,37 @@ def test_missing_trained_model_fails_before_generating(tmp_path, files, monkeypa
     err = capsys.readouterr().err
     assert "the trained model 'default' is not in this installation" in err
     assert loads == [] and not out.exists()
+
+
+def test_guard_model_judge_is_wired_in(tmp_path, files, fake_models):
+    from tests.test_judges import _tiny_llama, _tiny_tokenizer
+
+    tok = _tiny_tokenizer()
+    guard = tmp_path / "guard"
+    _tiny_llama(len(tok)).save_pretrained(guard)
+    tok.save_pretrained(guard)
+    out = tmp_path / "o"
+    assert _eval(out, files[0], "--attack", "direct", "--judge-model", str(guard), models=("base",)) == 0
+    recs = _samples(out)
+    assert recs
+    for r in recs:
+        assert set(r["verdicts"]) == {"keyword:gcg", "model:guard"}
+        assert r["jailbroken"] == all(v["jailbroken"] for v in r["verdicts"].values())
+    s = json.loads((out / "summary.json").read_text())
+    assert s["judge"] == "keyword:gcg + model:guard" and s["config"]["judge_model"] == str(guard)
+    assert any("both must say jailbroken" in n for n in s["notes"])
+    # a guard folder that is not a model: one clear error, nothing generated
+    assert _eval(tmp_path / "o2", files[0], "--attack", "direct", "--judge-model", str(tmp_path / "nope"),
+                 models=("base",)) == 2
+    assert not (tmp_path / "o2").exists()
+
+
+def test_resume_accepts_an_identity_without_fields_added_later(tmp_path, files, fake_models):
+    out = tmp_path / "o"
+    assert _eval(out, files[0], "--attack", "direct", models=("base",)) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    del cfg["identity"]["judge_model"]  # a run folder written before the field existed
+    (out / "config.json").write_text(json.dumps(cfg))
+    n = len(_samples(out))
+    assert _eval(out, files[0], "--attack", "direct", models=("base",)) == 0
+    assert len(_samples(out)) == n

@@ -58,7 +58,8 @@ def config_from_args(args):
         prefill_variants=prefill_variants, grid=pick("grid"), limit=pick("limit"),
         benign=None if benign == "none" else benign, benign_limit=pick("benign_limit"),
         max_new_tokens=pick("max_new_tokens"), max_templates=args.max_templates, reliance=args.reliance,
-        schedule=args.schedule, tau=args.tau, window=args.window, seed=args.seed, keywords=args.keywords, dtype=args.dtype,
+        schedule=args.schedule, tau=args.tau, window=args.window, seed=args.seed, keywords=args.keywords,
+        judge_model=args.judge_model, dtype=args.dtype,
         batch_size=args.batch_size, device=args.device, quiet=args.quiet)
     return cfg, args.out or base["out"]
 
@@ -127,6 +128,9 @@ def register_eval_commands(sub) -> None:
     p.add_argument("--window", type=_pos_int, default=None, metavar="R",
                    help="re-evaluation window sizes r1 = r2 = r3 = R (default: the generator's, 10)")
     p.add_argument("--keywords", default="gcg", help="refusal keyword list: gcg | gcg-short | harmbench")
+    p.add_argument("--judge-model", default=None, metavar="DIR",
+                   help="also judge with a local guard model (Llama-Guard-style prompt; any transformers causal "
+                        "LM folder): a case is jailbroken only if no refusal keyword AND the guard says unsafe")
     p.add_argument("--seed", type=_pos_int, default=0)
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--device", default=None, help="cpu, cuda ... (default: cuda if available)")

@@ -54,6 +54,8 @@ class RunFolder:
                 old_id = old["identity"]
             except (OSError, ValueError, KeyError, TypeError) as e:
                 raise InputError(f"--out {self.path}: unreadable {CONFIG_FILE} ({e}); use another --out") from None
+            # A field added by a later saess version, at its default None, is the same run.
+            old_id = {**{k: None for k in identity if k not in old_id}, **old_id}
             if old_id != identity:
                 keys = _diff(old_id, identity)
                 raise InputError(f"--out {self.path} holds a run with another config (differs in: "
