@@ -155,3 +155,15 @@ def test_two_processes_match_one(tmp_path):
     one = torch.load(Path(tmp_path / "one" / "weights_rank0.pt"))
     assert torch.equal(r0, r1)
     torch.testing.assert_close(r0, one, atol=1e-5, rtol=1e-4)
+
+
+def test_phase1_from_is_checked(tmp_path):
+    from saess.training.pipeline import PipelineConfig
+
+    with pytest.raises(InputError, match="only applies to the cls variant"):
+        PipelineConfig(variant="sft", phase1_from=str(tmp_path))
+    with pytest.raises(InputError, match="no safety.safetensors there"):
+        PipelineConfig(variant="cls", phase1_from=str(tmp_path))
+    m = _model()
+    m.save_pretrained(tmp_path / "p1")
+    assert PipelineConfig(variant="cls", phase1_from=str(tmp_path / "p1")).phase1_from
