@@ -70,6 +70,10 @@ TRAIN_RECIPE = dict(variant="cls", phase1_steps=150, phase1_head_lr=3e-3, phase2
                     retain_limit=40, retain_max_new_tokens=64)
 TRAINED = {
     "nop1": dict(phase1_steps=0),  # without the labelled-text phase
+    # Over-refusal fix: the base model answers every benign training prompt that ships
+    # without an answer (the default answered 40 of 643, so most benign edgy prompts
+    # never reached phase 2 and the LM learned to refuse whatever sounds dangerous).
+    "retainall": dict(retain_limit=None, shared_phase1=True),
     "lam0.1": dict(lam2=0.1, shared_phase1=True),
     "lam0.01": dict(lam2=0.01, shared_phase1=True),
 }
@@ -95,6 +99,7 @@ VARIANTS = {v.key: v for v in [
     Variant("aug", "aug", "aug (Qi et al. data augmentation)"),
     Variant("default", "default", "default (CLS, medium, annealing, tau 2, r 10, lambda2 0.5)"),
     Variant("nop1", "@nop1", "without the labelled-text phase"),
+    Variant("retainall", "@retainall", "default recipe + base answers for all benign training prompts"),
     Variant("first", "default", "without strategic attention (no re-evaluation: schedule first)",
             schedule="first"),
     Variant("low", "default", "without strategic decoding (reliance low)", reliance="low"),
@@ -111,6 +116,7 @@ VARIANTS = {v.key: v for v in [
 
 # Tables: (row label, variant key, the value the row varies)
 ABLATIONS = [("full method", "default"), ("w/o labelled-text phase", "nop1"),
+             ("+ answers for all benign training prompts (over-refusal fix)", "retainall"),
              ("w/o strategic attention (schedule first)", "first"),
              ("w/o strategic decoding (reliance low)", "low"), ("high reliance", "high")]
 SCHEDULES = [("first", "first"), ("periodic", "periodic"), ("every", "every"), ("annealing", "default")]

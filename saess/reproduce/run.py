@@ -172,6 +172,9 @@ class Reproduction:
         spec = dict(P.TRAINED[name])
         shared = spec.pop("shared_phase1", False)
         kw = {**P.TRAIN_RECIPE, **self.scale.train_overrides, **spec}  # the ablation itself wins
+        if self.scale.train_overrides.get("retain_limit") and kw.get("retain_limit") is None:
+            # on a token budget "answer every benign prompt" (hundreds) becomes twice the budget's answers
+            kw["retain_limit"] = 2 * self.scale.train_overrides["retain_limit"]
         if shared and kw.get("phase1_steps", 0) > 0:
             cands = [] if self.scale.train_overrides else [self.train_root / "train-default" / "phase1" / "final"]
             cands += [root / f"train-{n}" / "phase1" / "final" for n in P.TRAINED if n != name]
