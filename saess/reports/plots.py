@@ -23,7 +23,7 @@ def plot_asr(results: list[dict], path: str | Path) -> bool:
     attacks = list(dict.fromkeys(r["attack"] for r in rows))
     models = list(dict.fromkeys(r["model"] for r in rows))
     width = 0.8 / len(models)
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(attacks) * max(1, len(models)) / 1.5 + 2), 4))
+    fig, ax = plt.subplots(figsize=(min(16.0, max(5.0, 0.35 * len(attacks) * max(1, len(models)) + 2)), 4.5))
     for j, m in enumerate(models):
         xs, ys, lo, hi, ks = [], [], [], [], []
         for i, a in enumerate(attacks):
