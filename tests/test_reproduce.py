@@ -93,9 +93,9 @@ def test_quick_reproduction_runs_every_step_and_writes_results(tmp_path, tiny_mo
     # the three ablation models were trained on the quick token budget, lambda2 runs share one phase 1
     assert sorted(n for n, _ in trained) == ["train-lam0.01", "train-lam0.1", "train-nop1", "train-retainall"]
     cfgs = {n: c for n, c in trained}
-    assert cfgs["train-nop1"].phase1_steps == 0 and cfgs["train-nop1"].phase2_steps == 8
+    assert cfgs["train-nop1"].phase1_steps == 0 and cfgs["train-nop1"].phase2_steps == 4
     assert {cfgs["train-lam0.1"].lam2, cfgs["train-lam0.01"].lam2} == {0.1, 0.01}
-    assert cfgs["train-retainall"].retain_limit == 16 and cfgs["train-nop1"].retain_limit == 8
+    assert cfgs["train-retainall"].retain_limit == 8 and cfgs["train-nop1"].retain_limit == 4
     # variants carry their strategic config into the eval run
     s = json.loads((rep.out / "v-tau3" / "summary.json").read_text())
     assert s["config"]["tau"] == 3 and s["models"][s["results"][0]["model"]]["reliance"] == "medium"
