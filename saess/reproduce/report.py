@@ -325,6 +325,10 @@ def write_results(out: Path, results_md: Path, figs: Path, discussion: Path | No
            side_by_side(res), ""]
 
     md += ["## Steps, commands and times", ""]
+    for inv in st.get("invocations", []):
+        md.append(f"- {inv['at']}: `{' '.join(inv['argv'])}`")
+    if st.get("invocations"):
+        md.append("")
     rows = []
     for k, s in st.get("steps", {}).items():
         rows.append([k, s["status"], f"{s['seconds']:.0f}", (s.get("note") or "").replace("|", "/"),

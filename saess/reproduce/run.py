@@ -89,6 +89,8 @@ class Reproduction:
         else:
             self.state = {"scale": self.scale.name, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "steps": {}}
         self.state["machine"] = machine_info()
+        self.state.setdefault("invocations", []).append(
+            {"at": time.strftime("%Y-%m-%dT%H:%M:%S"), "argv": ["saess", *sys.argv[1:]]})
         self.save_state()
 
     def save_state(self) -> None:
