@@ -287,8 +287,8 @@ def generate_batch(gen, batch: list[AttackCase], seed: int) -> list[tuple[object
 
 
 def make_record(model: str, benchmark: str, label: str, case: AttackCase, strategic, seed: int | None,
-                result, error: str | None, seconds: float, judge) -> dict:
-    """One sample record; `judge` is a judge or a list of judges (jailbroken = all of them say so)."""
+                result, error: str | None, seconds: float, judges: list) -> dict:
+    """One sample record; jailbroken when every judge says so (the first one fills `refused`)."""
     sp = sampling_for(case, seed or 0)
     rec = {
         "key": sample_key(model, label, case.case_id),
@@ -310,7 +310,6 @@ def make_record(model: str, benchmark: str, label: str, case: AttackCase, strate
     if error is not None:
         rec.update({"error": error, "response": None, "jailbroken": False, "refused": False, "verdicts": {}})
         return rec
-    judges = judge if isinstance(judge, list | tuple) else [judge]
     vs = [j.judge(case.prompt, result.response, ignore_prefix=case.prefill) for j in judges]
     v = vs[0]
     rec.update({
@@ -354,12 +353,12 @@ def run_eval(cfg: EvalConfig, out: str | Path, progress: Callable | None = None)
     build_cases(cfg, rows, benign)
     for m in cfg.models:
         check_model(m)
-    judge = [KeywordJudge(cfg.keywords)]
+    judges = [KeywordJudge(cfg.keywords)]
     if cfg.judge_model:
         from saess.cli import _device
         from saess.judges import ModelJudge
 
-        judge.append(ModelJudge.from_pretrained(cfg.judge_model, device=_device(cfg.device)))
+        judges.append(ModelJudge.from_pretrained(cfg.judge_model, device=_device(cfg.device)))
     folder.open(identity, {"saess_eval": 1, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                            "benchmark": {"name": rows.name, "total": rows.total, "rows": len(rows.rows),
                                          "source": rows.source, "notes": rows.notes},
@@ -399,7 +398,7 @@ def run_eval(cfg: EvalConfig, out: str | Path, progress: Callable | None = None)
                 seed = case_seed(cfg.seed, *[c.case_id for c in bcases]) if bcases[0].gen_kwargs["do_sample"] \
                     else None
                 outs = generate_batch(gen, bcases, seed or 0)
-                recs = [make_record(mname, rows.name, lab, c, strategic, seed, r, err, secs, judge)
+                recs = [make_record(mname, rows.name, lab, c, strategic, seed, r, err, secs, judges)
                         for job, (r, err, secs) in zip(batch, outs, strict=True) for lab, c in job]
                 for rec in recs:
                     if rec["error"]:
@@ -427,7 +426,7 @@ def run_eval(cfg: EvalConfig, out: str | Path, progress: Callable | None = None)
         "config": identity,
         "benchmark": {"name": rows.name, "total": rows.total, "rows": len(rows.rows), "source": rows.source},
         "benign": ({"name": benign.name, "total": benign.total, "rows": len(benign.rows)} if benign else None),
-        "judge": " + ".join(j.name for j in judge),
+        "judge": " + ".join(j.name for j in judges),
         "models": _model_info(records, cfg.models),
         "results": results,
         "over_refusal": over,

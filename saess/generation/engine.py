@@ -123,9 +123,7 @@ class SafeGenerator:
         next_logits = logits[:, -1].float()
         next_pos = batch.position_ids[:, -1] + 1
         rows = [_Row(int(batch.is_response[b].sum())) for b in range(B)]
-        # record: the next-token logits after the prompt pass ("first_logits", [B, V]) and
-        # after every step ("steps"[k]["logits"]), before any sampling processor.
-        dbg = {"steps": [], "evals": [], "first_logits": next_logits.clone()} if record else None
+        dbg = {"steps": [], "evals": []} if record else None
         for b, r in enumerate(rows):
             mal = p0[b] >= cfg.threshold
             r.trace.append({"step": 0, "window": "query", "p_malicious": round(p0[b], 6),
@@ -142,6 +140,10 @@ class SafeGenerator:
         V = next_logits.shape[-1]
         if cls_id < V:
             next_logits[:, cls_id] = float("-inf")
+        if record:
+            # the next-token logits after the prompt pass ([B, V]; after every step they are in
+            # "steps"[k]["logits"]), `[CLS]` excluded, before any sampling processor
+            dbg["first_logits"] = next_logits.clone()
 
         for step in range(1, sp.max_new_tokens + 1):
             if all(r.done for r in rows):

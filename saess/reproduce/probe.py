@@ -54,7 +54,6 @@ def probe_model(model, strategic, cases: dict[str, list[tuple[str, str | None]]]
 
     gen = SafeGenerator(model, strategic)
     sp = SamplingConfig(max_new_tokens=steps)
-    cid = model.config.cls_token_id
     out = {}
     for attack, items in cases.items():
         ent_rows, top_rows, guided = [], [], 0
@@ -69,10 +68,7 @@ def probe_model(model, strategic, cases: dict[str, list[tuple[str, str | None]]]
                         break
                     seq.append(st["logits"][b])
                 ents, tops = [], []
-                for lg in seq:
-                    lg = lg.clone()
-                    if cid < lg.shape[-1]:
-                        lg[cid] = float("-inf")
+                for lg in seq:  # the engine's logits, `[CLS]` already excluded
                     e, t = step_stats(lg)
                     ents.append(round(e, 5))
                     tops.append(round(t, 5))

@@ -16,7 +16,6 @@ from saess.reproduce import plan as P
 # The paper's numbers (METHOD.md section 7): (setting, Llama2-7B-Chat, Chat-Aug, CLS model), in %.
 PAPER = {
     "advbench-prefill": ("AdvBench / prefill", 39.62, None, 0.4),
-    "hexphi-prefill": ("HEx-PHI / prefill", 60.91, None, 1.2),
     "harmbench-gcg": ("HarmBench / GCG (100 behaviours)", 28.0, None, 0.0),
     "advbench-decoding": ("AdvBench / decoding-parameter attack", 87.0, None, 0.0),
     "advbench-autodan": ("AdvBench / AutoDAN", 61.3, None, 0.77),
@@ -108,22 +107,14 @@ def main_rows(res: Results) -> list[tuple[str, dict[str, dict | None]]]:
         rows.append((f"AdvBench {label}", {m: res.get(f"v-{m}", attack) for m in ms}))
     rows.append(("AdvBench templates (AutoDAN, DAN, in-the-wild)", {m: res.get(f"extra-{m}", "template") for m in ms}))
     rows.append(("AdvBench PAP (persuasion framing)", {m: res.get(f"extra-{m}", "pap") for m in ms}))
-    gstd = res.summary("gcg-standard")
     rows.append(("AdvBench GCG standard (suffix from the base LM)",
-                 {m: _by_model(gstd, m, "direct") for m in ms}))
-    gad = res.summary("gcg-adaptive")
+                 {m: res.get("gcg-standard", "direct", m) for m in ms}))
     rows.append(("AdvBench GCG adaptive (on default, head in the loss)",
-                 {m: (_by_model(gad, m, "direct") if m == "default" else None) for m in ms}))
+                 {m: (res.get("gcg-adaptive", "direct", m) if m == "default" else None) for m in ms}))
     for attack, label in (("direct", "direct"), ("prefill:literal", 'prefill "Sure, here is"'),
                           ("nested", "nested")):
         rows.append((f"HarmBench {label}", {m: res.get(f"harmbench-{m}", attack) for m in ms}))
     return rows
-
-
-def _by_model(summary: dict | None, model: str, attack: str) -> dict | None:
-    if not summary:
-        return None
-    return next((r for r in summary["results"] if r["model"] == model and r["attack"] == attack), None)
 
 
 def variant_table(res: Results, rows: list[tuple[str, str]], extra: dict | None = None) -> str:
@@ -231,8 +222,8 @@ def side_by_side(res: Results) -> str:
 
     row("advbench-prefill", res.get("v-base", "prefill:target"), None, res.get("v-default", "prefill:target"),
         "ours: the row's target as prefill")
-    row("harmbench-gcg", _by_model(res.summary("gcg-standard"), "base", "direct"), None,
-        _by_model(res.summary("gcg-adaptive"), "default", "direct"),
+    row("harmbench-gcg", res.get("gcg-standard", "direct", "base"), None,
+        res.get("gcg-adaptive", "direct", "default"),
         "ours: AdvBench rows, CPU budget; CLS column = adaptive GCG on default")
     row("advbench-decoding", res.get("v-base", "decoding"), None, res.get("v-default", "decoding"),
         "ours: small grid (8 configs) unless scale full")
