@@ -326,7 +326,7 @@ def test_missing_trained_model_fails_before_generating(tmp_path, files, monkeypa
 
 
 def test_guard_model_judge_is_wired_in(tmp_path, files, fake_models):
-    from tests.test_judges import _tiny_llama, _tiny_tokenizer
+    from test_judges import _tiny_llama, _tiny_tokenizer  # tests/ is on sys.path (rootdir, no package)
 
     tok = _tiny_tokenizer()
     guard = tmp_path / "guard"

@@ -74,7 +74,7 @@ def _rep(tmp_path, trained, **kw):
                   harmbench={"prompts": _jsonl(tmp_path / "hb.jsonl", HB)},
                   benign=_jsonl(tmp_path / "benign.jsonl", BENIGN))
     return Reproduction(SCALE, tmp_path / "rep", train_root=tmp_path / "runs", sources=src,
-                        train=_train(trained), bench_factory="tests.test_reproduce:_bench_model", quiet=True, **kw)
+                        train=_train(trained), bench_factory="test_reproduce:_bench_model", quiet=True, **kw)
 
 
 def _bench_model():
