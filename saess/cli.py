@@ -150,9 +150,10 @@ from saess.evaluation.classifier import register_classifier_commands  # noqa: E4
 
 _EXTRA_COMMANDS.append(register_classifier_commands)
 
-from saess.evaluation.cli import register_eval_commands  # noqa: E402
+from saess.evaluation.cli import register_eval_commands, register_table_command  # noqa: E402
 
 _EXTRA_COMMANDS.append(register_eval_commands)
+_EXTRA_COMMANDS.append(register_table_command)
 
 from saess.reproduce.cli import register_reproduce_commands  # noqa: E402
 

@@ -114,6 +114,19 @@ def test_aggregate_attaches_over_refusal():
     assert metrics.over_refusal([])["rate"] is None
 
 
+def test_threshold_is_the_models_own_unless_given(capsys):
+    m = tiny_safety_model("llama", "chatml", seed=1)
+    m.config.extra["signal"] = True
+    m.config.threshold = 0.8  # a calibrated model
+    cfg = runner.EvalConfig(models=["default"], attacks=["direct"])
+    assert runner.strategic_for("default", m, cfg).threshold == 0.8
+    cfg.threshold = 0.3
+    assert runner.strategic_for("default", m, cfg).threshold == 0.3
+    assert runner.strategic_for("base", m, cfg).reliance == "off"
+    assert main(["-q", "eval", "--benchmark", "advbench", "--attack", "direct", "--threshold", "1.5"]) == 2
+    assert "threshold must be in (0, 1), got 1.5" in capsys.readouterr().err
+
+
 # --- runs ------------------------------------------------------------------------------
 def test_run_writes_schema_reports_and_table(tmp_path, files, fake_models, capsys):
     prompts, benign = files
@@ -139,8 +152,8 @@ def test_run_writes_schema_reports_and_table(tmp_path, files, fake_models, capsy
         assert len(r["ci95"]) == 2 and r["ci95"][0] <= r["asr"] <= r["ci95"][1]
         assert r["over_refusal_n"] == 2 and r["over_refusal"] is not None
         assert r["mean_response_tokens"] > 0 and r["tokens_per_s"] > 0
-    assert summary["models"] == {"base": {"reliance": "off", "schedule": None},
-                                 "default": {"reliance": "medium", "schedule": "annealing"}}
+    assert summary["models"] == {"base": {"reliance": "off", "schedule": None, "threshold": None},
+                                 "default": {"reliance": "medium", "schedule": "annealing", "threshold": 0.5}}
     samples = _samples(out)
     assert len(samples) == 2 * (3 + 3 + 2)
     s = next(s for s in samples if s["attack"] == "prefill:target")
@@ -357,3 +370,25 @@ def test_resume_accepts_an_identity_without_fields_added_later(tmp_path, files, 
     n = len(_samples(out))
     assert _eval(out, files[0], "--attack", "direct", models=("base",)) == 0
     assert len(_samples(out)) == n
+
+
+def test_table_combines_run_folders(tmp_path, files, fake_models, capsys):
+    prompts, benign = files
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert _eval(a, prompts, "--attack", "direct", "--benign", benign, models=("base",)) == 0
+    assert _eval(b, prompts, "--attack", "direct", "--attack", "prefill", "--benign", "none", models=("default",)) == 0
+    capsys.readouterr()
+    md_path, png = tmp_path / "t" / "table.md", tmp_path / "t" / "asr.png"
+    assert main(["-q", "table", str(a), str(b), "--out", str(md_path), "--plot", str(png)]) == 0
+    md = md_path.read_text()
+    assert md == capsys.readouterr().out
+    assert "| benchmark | attack | base | default |" in md
+    assert "| prefill:target | — | " in md  # base was not run under prefill
+    base = json.loads((a / "summary.json").read_text())["results"][0]
+    assert f"({base['successes']}/3)" in md.split("| direct |")[1].split("\n")[0]
+    assert "| benign | over-refusal | " in md and f"--out {a}" in md and "--attack prefill" in md
+    assert png.read_bytes()[:4] == b"\x89PNG" and "](asr.png)" in md
+    assert main(["-q", "table", str(a), str(a)]) == 2
+    assert "is in both" in capsys.readouterr().err
+    assert main(["-q", "table", str(tmp_path / "nope")]) == 2
+    assert "no such run folder" in capsys.readouterr().err

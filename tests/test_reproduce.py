@@ -95,10 +95,13 @@ def test_quick_reproduction_runs_every_step_and_writes_results(tmp_path, tiny_mo
     cfgs = {n: c for n, c in trained}
     assert cfgs["train-nop1"].phase1_steps == 0 and cfgs["train-nop1"].phase2_steps == 4
     assert {cfgs["train-lam0.1"].lam2, cfgs["train-lam0.01"].lam2} == {0.1, 0.01}
-    assert cfgs["train-retainall"].retain_limit == 8 and cfgs["train-nop1"].retain_limit == 4
+    assert cfgs["train-retainall"].retain_limit == 4 and cfgs["train-nop1"].retain_limit == 2
+    assert all(c.val_limit == 16 for c in cfgs.values())
     # variants carry their strategic config into the eval run
     s = json.loads((rep.out / "v-tau3" / "summary.json").read_text())
     assert s["config"]["tau"] == 3 and s["models"][s["results"][0]["model"]]["reliance"] == "medium"
+    th = json.loads((rep.out / "v-th0.9" / "summary.json").read_text())
+    assert th["config"]["threshold"] == 0.9 and next(iter(th["models"].values()))["threshold"] == 0.9
     low = json.loads((rep.out / "v-low" / "summary.json").read_text())
     assert next(iter(low["models"].values()))["reliance"] == "low"
     # tokens-N prefill used the base model's own answers

@@ -167,3 +167,5 @@ def test_phase1_from_is_checked(tmp_path):
     m = _model()
     m.save_pretrained(tmp_path / "p1")
     assert PipelineConfig(variant="cls", phase1_from=str(tmp_path / "p1")).phase1_from
+    with pytest.raises(InputError, match="--val-limit must be >= 1, got 0"):
+        PipelineConfig(val_limit=0)

@@ -58,7 +58,7 @@ def config_from_args(args):
         prefill_variants=prefill_variants, grid=pick("grid"), limit=pick("limit"),
         benign=None if benign == "none" else benign, benign_limit=pick("benign_limit"),
         max_new_tokens=pick("max_new_tokens"), max_templates=args.max_templates, reliance=args.reliance,
-        schedule=args.schedule, tau=args.tau, window=args.window, seed=args.seed, keywords=args.keywords,
+        schedule=args.schedule, tau=args.tau, window=args.window, threshold=args.threshold, seed=args.seed, keywords=args.keywords,
         judge_model=args.judge_model, dtype=args.dtype,
         batch_size=args.batch_size, device=args.device, quiet=args.quiet)
     return cfg, args.out or base["out"]
@@ -127,6 +127,9 @@ def register_eval_commands(sub) -> None:
                         "(default: the generator's, 2)")
     p.add_argument("--window", type=_pos_int, default=None, metavar="R",
                    help="re-evaluation window sizes r1 = r2 = r3 = R (default: the generator's, 10)")
+    p.add_argument("--threshold", type=float, default=None, metavar="P",
+                   help="P(malicious) at or above which the head's verdict is malicious, in (0, 1) "
+                        "(default: the model's own, 0.5 for the packaged models)")
     p.add_argument("--keywords", default="gcg", help="refusal keyword list: gcg | gcg-short | harmbench")
     p.add_argument("--judge-model", default=None, metavar="DIR",
                    help="also judge with a local guard model (Llama-Guard-style prompt; any transformers causal "
@@ -145,3 +148,27 @@ def register_eval_commands(sub) -> None:
 
     _one_line_errors(p)
     p.set_defaults(func=cmd_eval)
+
+
+def cmd_table(args) -> int:
+    from saess.reports.combine import write_combined
+
+    md = write_combined(args.runs, args.out, args.plot)
+    sys.stdout.write(md)
+    sys.stdout.flush()
+    return 0
+
+
+def register_table_command(sub) -> None:
+    p = sub.add_parser(
+        "table", help="one ASR table (and plot) from several `saess eval` run folders",
+        description="Put the results of several finished `saess eval` run folders (for example one per model, "
+                    "run side by side) into one Markdown table: a row per benchmark and attack, a column per "
+                    "model, over-refusal, and the command that made each folder.")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders (each with summary.json)")
+    p.add_argument("--out", default=None, metavar="FILE", help="write the Markdown here (also printed)")
+    p.add_argument("--plot", default=None, metavar="PNG", help="also write a grouped-bar ASR plot")
+    from saess.generation.cli import _one_line_errors
+
+    _one_line_errors(p)
+    p.set_defaults(func=cmd_table)

@@ -38,7 +38,7 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from saess.attacks import AttackCase, case_seed, get_attack
@@ -74,6 +74,7 @@ class EvalConfig:
     schedule: str = "annealing"
     tau: int | None = None  # None: the generator's default
     window: int | None = None  # r1 = r2 = r3 = window; None: the generator's defaults
+    threshold: float | None = None  # P(malicious) decision threshold; None: each model's own (saess_config)
     seed: int = 0
     keywords: str = "gcg"
     judge_model: str | None = None  # a local causal LM folder used as a guard judge
@@ -83,8 +84,8 @@ class EvalConfig:
     quiet: bool = False
 
     IDENTITY = ("models", "attacks", "benchmark", "prompts", "prefill_variants", "grid", "limit", "benign",
-                "benign_limit", "max_new_tokens", "max_templates", "reliance", "schedule", "tau", "window", "seed",
-                "keywords", "judge_model", "dtype")
+                "benign_limit", "max_new_tokens", "max_templates", "reliance", "schedule", "tau", "window", "threshold",
+                "seed", "keywords", "judge_model", "dtype")
 
     def validate(self) -> None:
         if not self.models:
@@ -119,6 +120,8 @@ class EvalConfig:
         from saess.generation.config import StrategicConfig
 
         kw = {} if self.tau is None else {"tau": self.tau}
+        if self.threshold is not None:
+            kw["threshold"] = self.threshold
         if self.window is not None:
             kw.update(r1=self.window, r2=self.window, r3=self.window)
         return StrategicConfig(reliance=self.reliance, schedule=self.schedule, **kw)
@@ -129,6 +132,39 @@ class EvalConfig:
         d["benign_sha256"] = benign.source.get("sha256") if benign else None
         d["model_fingerprints"] = {m: model_fingerprint(m) for m in self.models}
         return d
+
+
+def eval_command(cfg: EvalConfig, out) -> str:
+    """The `saess eval` command line equivalent to an EvalConfig (for the record)."""
+    parts = ["saess eval"]
+    for m in cfg.models:
+        parts += ["--model", m]
+    parts += ["--benchmark", cfg.benchmark] if cfg.benchmark else ["--prompts", str(cfg.prompts)]
+    for a in cfg.attacks:
+        parts += ["--attack", a]
+    if cfg.prefill_variants and "prefill" in cfg.attacks:
+        parts += ["--prefill-variants", *cfg.prefill_variants]
+    if "decoding" in cfg.attacks:
+        parts += ["--grid", cfg.grid]
+    if "template" in cfg.attacks:
+        parts += ["--max-templates", str(cfg.max_templates)]
+    for flag, v in (("--limit", cfg.limit), ("--max-new-tokens", cfg.max_new_tokens), ("--tau", cfg.tau),
+                    ("--window", cfg.window), ("--threshold", cfg.threshold)):
+        if v is not None:
+            parts += [flag, str(v)]
+    parts += ["--benign", cfg.benign or "none"]
+    if cfg.benign and cfg.benign_limit:
+        parts += ["--benign-limit", str(cfg.benign_limit)]
+    if cfg.reliance != "medium":
+        parts += ["--reliance", cfg.reliance]
+    if cfg.schedule != "annealing":
+        parts += ["--schedule", cfg.schedule]
+    for flag, v, default in (("--keywords", cfg.keywords, "gcg"), ("--seed", cfg.seed, 0),
+                             ("--judge-model", cfg.judge_model, None), ("--dtype", cfg.dtype, "float32")):
+        if v != default:
+            parts += [flag, str(v)]
+    parts += ["--out", str(out)]
+    return " ".join(parts)
 
 
 # --- models ----------------------------------------------------------------------------
@@ -175,7 +211,10 @@ def strategic_for(name: str, model, cfg: EvalConfig):
     extra = getattr(model.config, "extra", None) or {}
     if name == "base" or extra.get("signal") is not True or cfg.reliance == "off":
         return StrategicConfig(reliance="off")
-    return cfg.strategic()
+    sc = cfg.strategic()
+    if cfg.threshold is None:  # the model's own decision threshold (0.5 unless it was calibrated)
+        sc = replace(sc, threshold=float(getattr(model.config, "threshold", sc.threshold)))
+    return sc
 
 
 # --- cases -----------------------------------------------------------------------------
@@ -305,6 +344,7 @@ def make_record(model: str, benchmark: str, label: str, case: AttackCase, strate
                      "top_k": sp.top_k, "max_new_tokens": sp.max_new_tokens, "seed": seed},
         "reliance": strategic.reliance,
         "schedule": strategic.schedule if strategic.reliance != "off" else None,
+        "threshold": strategic.threshold if strategic.reliance != "off" else None,
         "gen_seconds": round(seconds, 4),
     }
     if error is not None:
@@ -453,7 +493,7 @@ def _model_info(records: list[dict], models: list[str]) -> dict:
     info = {}
     for m in models:
         r = next((r for r in records if r["model"] == m), None)
-        info[m] = {"reliance": r["reliance"], "schedule": r["schedule"]} if r else None
+        info[m] = {"reliance": r["reliance"], "schedule": r["schedule"], "threshold": r.get("threshold")} if r else None
     return info
 
 

@@ -45,12 +45,13 @@ class Scale:
 SCALES = {
     # Target: <= 20 minutes on 2 CPU cores. The trained ablation models get a token budget
     # unless full-budget ones exist under --train-root (then those are used). Measured with
-    # limit 4 / 24 tokens / 8+8 training steps: 27.6 min beside a training job, so cut to this.
+    # limit 4 / 24 tokens / 8+8 training steps: 27.6 min beside a training job; at this scale
+    # with 4 retain prompts of 32 tokens 20.7 min from a fresh state, so the retain set was cut.
     "quick": Scale("quick", limit=3, harmbench_limit=3, benign_limit=3, max_new_tokens=16, grid="small",
                    max_templates=1, answer_tokens=48, token_counts=(5, 10, 20, 40), gcg_limit=1,
                    gcg_preset="cpu", gcg_steps=2, probe_limit=3, probe_steps=8, bench_tokens=32,
-                   bench_repeats=1, train_overrides=dict(phase1_steps=4, phase2_steps=4, retain_limit=4,
-                                                         retain_max_new_tokens=32)),
+                   bench_repeats=1, train_overrides=dict(phase1_steps=4, phase2_steps=4, retain_limit=2,
+                                                         retain_max_new_tokens=16, val_limit=16)),
     # What fits a working session on 2 CPU cores (about 1.5 hours beside training jobs);
     # the committed RESULTS.md comes from it.
     "standard": Scale("standard", limit=12, harmbench_limit=12, benign_limit=12, max_new_tokens=40,
@@ -92,6 +93,7 @@ class Variant:
     schedule: str = "annealing"
     tau: int | None = None
     window: int | None = None
+    threshold: float | None = None
 
 
 VARIANTS = {v.key: v for v in [
@@ -111,6 +113,8 @@ VARIANTS = {v.key: v for v in [
     Variant("tau3", "default", "tau 3", tau=3),
     Variant("r5", "default", "r 5", window=5),
     Variant("r20", "default", "r 20", window=20),
+    Variant("th0.7", "default", "threshold 0.7", threshold=0.7),
+    Variant("th0.9", "default", "threshold 0.9", threshold=0.9),
     Variant("lam0.1", "@lam0.1", "lambda2 0.1"),
     Variant("lam0.01", "@lam0.01", "lambda2 0.01"),
 ]}
@@ -125,6 +129,9 @@ HYPER = {
     "lambda2": [("0.01", "lam0.01"), ("0.1", "lam0.1"), ("0.5 (default)", "default")],
     "tau": [("1", "tau1"), ("2 (default)", "default"), ("3", "tau3")],
     "r": [("5", "r5"), ("10 (default)", "default"), ("20", "r20")],
+    # Not in the paper (it fixes 0.5): the decision threshold on P(malicious), the knob
+    # between over-refusal and missed harm when the head ranks well but is miscalibrated.
+    "threshold": [("0.5 (default)", "default"), ("0.7", "th0.7"), ("0.9", "th0.9")],
 }
 
 # Step names in run order; `--only` takes a comma-separated subset of the groups.

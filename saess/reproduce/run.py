@@ -128,7 +128,7 @@ class Reproduction:
 
     def eval(self, key: str, **kw) -> str:
         """One `saess eval` run into out/key; returns the equivalent command line."""
-        from saess.evaluation.runner import EvalConfig, run_eval
+        from saess.evaluation.runner import EvalConfig, eval_command, run_eval
 
         s = self.scale
         base = dict(limit=s.limit, max_new_tokens=s.max_new_tokens, grid=s.grid, max_templates=s.max_templates,
@@ -190,7 +190,8 @@ class Reproduction:
         v = P.VARIANTS[key]
         return dict(models=[self.model_path(v.model)], attacks=list(P.VARIANT_ATTACKS), prefill_variants=["target"],
                     benign=self.sources.benign, benign_limit=self.scale.benign_limit, reliance=v.reliance,
-                    schedule=v.schedule, tau=v.tau, window=v.window, **self.src("advbench"))
+                    schedule=v.schedule, tau=v.tau, window=v.window, threshold=v.threshold,
+                    **self.src("advbench"))
 
     def step_variant(self, step: P.Step) -> str:
         return self.eval(step.key, **self.variant_config(step.variant))
@@ -280,35 +281,6 @@ class Reproduction:
         if not cmds:
             raise Skip("; ".join(notes))
         return " && ".join(cmds) + (f"  # {'; '.join(notes)}" if notes else "")
-
-
-def eval_command(cfg, out: Path) -> str:
-    """The `saess eval` command line equivalent to an EvalConfig (for the record)."""
-    parts = ["saess eval"]
-    for m in cfg.models:
-        parts += ["--model", m]
-    parts += ["--benchmark", cfg.benchmark] if cfg.benchmark else ["--prompts", str(cfg.prompts)]
-    for a in cfg.attacks:
-        parts += ["--attack", a]
-    if cfg.prefill_variants and "prefill" in cfg.attacks:
-        parts += ["--prefill-variants", *cfg.prefill_variants]
-    if "decoding" in cfg.attacks:
-        parts += ["--grid", cfg.grid]
-    if "template" in cfg.attacks:
-        parts += ["--max-templates", str(cfg.max_templates)]
-    for flag, v in (("--limit", cfg.limit), ("--max-new-tokens", cfg.max_new_tokens), ("--tau", cfg.tau),
-                    ("--window", cfg.window)):
-        if v is not None:
-            parts += [flag, str(v)]
-    parts += ["--benign", cfg.benign or "none"]
-    if cfg.benign and cfg.benign_limit:
-        parts += ["--benign-limit", str(cfg.benign_limit)]
-    if cfg.reliance != "medium":
-        parts += ["--reliance", cfg.reliance]
-    if cfg.schedule != "annealing":
-        parts += ["--schedule", cfg.schedule]
-    parts += ["--out", str(out)]
-    return " ".join(parts)
 
 
 def machine_info() -> dict:

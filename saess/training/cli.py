@@ -31,6 +31,8 @@ def register_training_commands(sub) -> None:
     p.add_argument("--retain-max-new-tokens", type=int, default=96)
     p.add_argument("--edgy-repeat", type=int, default=1,
                    help="repeat benign edgy training prompts k times (over-refusal)")
+    p.add_argument("--val-limit", type=int, default=200,
+                   help="validation sequences scored at the end of each phase (200)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--publish", default=None, metavar="NAME",
                    help="copy the result to saess/artifacts/NAME (default, sft, aug) so --model NAME loads it")
@@ -46,7 +48,7 @@ def cmd_train(args) -> int:
                          max_length=args.max_length, lora_r=args.lora_r, lora_alpha=2 * args.lora_r, lr=args.lr,
                          head_lr=args.head_lr, lam1=args.lam1, lam2=args.lam2, phase1_head_lr=args.phase1_head_lr,
                          phase1_from=args.phase1_from, edgy_repeat=args.edgy_repeat, retain_limit=args.retain_limit,
-                         retain_max_new_tokens=args.retain_max_new_tokens,
+                         retain_max_new_tokens=args.retain_max_new_tokens, val_limit=args.val_limit,
                          seed=args.seed)
     init_distributed()
     final = run_pipeline(cfg, args.out)

@@ -60,10 +60,13 @@ class PipelineConfig:
     retain_max_new_tokens: int = 96
     retain_limit: int | None = None
     aug_limit: int | None = None
+    val_limit: int = 200  # validation sequences scored at the end of each phase
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.val_limit < 1:
+            raise InputError(f"--val-limit must be >= 1, got {self.val_limit}")
         if self.variant not in VARIANTS:
             raise InputError(f"variant {self.variant!r} is not one of {', '.join(VARIANTS)}")
         if self.phase1_from is not None:
@@ -214,13 +217,14 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
             logger.info("phase 1 already done: loaded %s", p1 / "final")
         else:
             tr = _encode(lambda t: enc.encode_text(t.text, t.label), recipe["labelled_text"], "phase 1")
-            va = _encode(lambda t: enc.encode_text(t.text, t.label), recipe["labelled_text_val"][:200], "phase 1 val")
+            va = _encode(lambda t: enc.encode_text(t.text, t.label), recipe["labelled_text_val"][:cfg.val_limit],
+                         "phase 1 val")
             # Phase 1 trains [CLS] and the head only (see docs/training.md): the LM is frozen.
             c1 = {**common, "head_lr": cfg.phase1_head_lr or cfg.head_lr}
             SafetyTrainer(model, TrainConfig(phase="text", lam=cfg.lam1, finetune=cfg.phase1_finetune,
                                              max_steps=cfg.phase1_steps, **c1), tr, va).train(p1)
     tr = _encode(lambda c: enc.encode_chat(c[0], c[1], c[2], prefill=c[3]), align_train, "phase 2")
-    va = _encode(lambda c: enc.encode_chat(c[0], c[1], c[2], prefill=c[3]), align_val[:200], "phase 2 val")
+    va = _encode(lambda c: enc.encode_chat(c[0], c[1], c[2], prefill=c[3]), align_val[:cfg.val_limit], "phase 2 val")
     res = SafetyTrainer(model, TrainConfig(phase="align", lam=cfg.lam2, signal=cfg.variant == "cls",
                                            max_steps=cfg.phase2_steps, **common), tr, va).train(out / "phase2")
     final = out / "final"
