@@ -146,9 +146,10 @@ from saess.training.cli import register_training_commands  # noqa: E402
 
 _EXTRA_COMMANDS.append(register_training_commands)
 
-from saess.evaluation.classifier import register_classifier_commands  # noqa: E402
+from saess.evaluation.classifier import register_calibrate_command, register_classifier_commands  # noqa: E402
 
 _EXTRA_COMMANDS.append(register_classifier_commands)
+_EXTRA_COMMANDS.append(register_calibrate_command)
 
 from saess.evaluation.cli import register_eval_commands, register_table_command  # noqa: E402
 
