@@ -41,11 +41,8 @@ def command_of(run: dict) -> str | None:
     ident = (run["config"] or {}).get("identity")
     if not ident:
         return None
-    kw = {k: ident.get(k) for k in EvalConfig.IDENTITY if k in ident}
-    cfg = EvalConfig(**kw)
-    for k in ("max_templates", "reliance", "schedule", "seed", "keywords", "dtype", "grid"):
-        if getattr(cfg, k) is None:  # a field the folder predates
-            setattr(cfg, k, getattr(EvalConfig(models=[], attacks=[]), k))
+    # fields a folder predates keep their defaults, as when such a folder is resumed
+    cfg = EvalConfig(**{k: ident[k] for k in EvalConfig.IDENTITY if k in ident})
     return eval_command(cfg, run["folder"])
 
 
