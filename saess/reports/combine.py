@@ -72,7 +72,8 @@ def combine(folders: list[str | Path]) -> tuple[str, list[dict]]:
                 models.append(r["model"])
             combined.append(r)
     lines = ["| benchmark | attack | " + " | ".join(models) + " |", "|---|---|" + "---|" * len(models)]
-    for (bench, attack), by_model in rows.items():
+    benches = list(dict.fromkeys(b for b, _ in rows))
+    for (bench, attack), by_model in sorted(rows.items(), key=lambda kv: benches.index(kv[0][0])):
         cells = [_cell(by_model[m]) if m in by_model and by_model[m]["n"] else "—" for m in models]
         lines.append(f"| {bench} | {attack} | " + " | ".join(cells) + " |")
     over: dict[str, list[str]] = {}
