@@ -38,7 +38,7 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from saess.attacks import AttackCase, case_seed, get_attack
@@ -120,11 +120,9 @@ class EvalConfig:
         from saess.generation.config import StrategicConfig
 
         kw = {} if self.tau is None else {"tau": self.tau}
-        if self.threshold is not None:
-            kw["threshold"] = self.threshold
         if self.window is not None:
             kw.update(r1=self.window, r2=self.window, r3=self.window)
-        return StrategicConfig(reliance=self.reliance, schedule=self.schedule, **kw)
+        return StrategicConfig(reliance=self.reliance, schedule=self.schedule, threshold=self.threshold, **kw)
 
     def identity(self, rows: RowSet, benign: RowSet | None) -> dict:
         d = {k: getattr(self, k) for k in self.IDENTITY}
@@ -211,10 +209,7 @@ def strategic_for(name: str, model, cfg: EvalConfig):
     extra = getattr(model.config, "extra", None) or {}
     if name == "base" or extra.get("signal") is not True or cfg.reliance == "off":
         return StrategicConfig(reliance="off")
-    sc = cfg.strategic()
-    if cfg.threshold is None:  # the model's own decision threshold (0.5 unless it was calibrated)
-        sc = replace(sc, threshold=float(getattr(model.config, "threshold", sc.threshold)))
-    return sc
+    return cfg.strategic().for_model(model)
 
 
 # --- cases -----------------------------------------------------------------------------

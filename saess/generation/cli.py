@@ -43,7 +43,8 @@ def _add_strategic_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--r3", type=int, default=d.r3, help=f"rule 3 window: N tokens after the trigger ({d.r3})")
     g.add_argument("--tau", type=int, default=d.tau,
                    help=f"consecutive malicious re-evaluations before acting on a benign start ({d.tau})")
-    g.add_argument("--threshold", type=float, default=d.threshold, help=f"P(malicious) threshold ({d.threshold})")
+    g.add_argument("--threshold", type=float, default=None,
+                   help="P(malicious) threshold (default: the model's own, 0.5 unless `saess calibrate` set it)")
 
 
 def _add_sampling_args(p: argparse.ArgumentParser, max_new_tokens: int = 128) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from saess.errors import InputError
 
@@ -41,7 +41,7 @@ class StrategicConfig:
     r2: int = 10
     r3: int = 10
     tau: int = 2
-    threshold: float = 0.5
+    threshold: float | None = None  # None: the model's own (its saess_config.json; 0.5 unless calibrated)
     guide_text: str = GUIDE_TEXT
     refusal_text: str = REFUSAL_TEXT
 
@@ -58,11 +58,17 @@ class StrategicConfig:
             raise InputError(f"tau must be an integer in [1, 16], got {self.tau!r}")
         if self.period < 1:
             raise InputError(f"period must be >= 1, got {self.period}")
-        if not 0.0 < self.threshold < 1.0:
+        if self.threshold is not None and not 0.0 < self.threshold < 1.0:
             raise InputError(f"threshold must be in (0, 1), got {self.threshold}")
         if self.anneal_growth < 1.0 or self.anneal_first_gap < 1:
             raise InputError("annealing needs anneal_first_gap >= 1 and anneal_growth >= 1")
         self._anneal_steps = self._annealing_steps()
+
+    def for_model(self, model) -> StrategicConfig:
+        """This config with a None `threshold` resolved to the model's own decision threshold."""
+        if self.threshold is not None:
+            return self
+        return replace(self, threshold=float(getattr(model.config, "threshold", 0.5)))
 
     def _annealing_steps(self) -> frozenset[int]:
         steps, gap, s = [], float(self.anneal_first_gap), 0

@@ -73,7 +73,7 @@ class SafeGenerator:
 
     def __init__(self, model, strategic: StrategicConfig | None = None):
         self.model = model
-        self.cfg = strategic or StrategicConfig()
+        self.cfg = (strategic or StrategicConfig()).for_model(model)
         tok = model.tokenizer
         self.tok = tok
         eos = {tok.eos_token_id} if tok.eos_token_id is not None else set()

@@ -10,6 +10,7 @@ its recorded config, so the table can be rerun.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from saess.errors import InputError
@@ -111,8 +112,6 @@ def write_combined(folders: list[str | Path], out: str | Path | None, plot: str 
         labelled = [{**r, "attack": f"{r['benchmark']}: {r['attack']}"} for r in results]
         Path(plot).parent.mkdir(parents=True, exist_ok=True)
         plot_asr(labelled, plot)
-        import os
-
         rel = os.path.relpath(plot, Path(out).parent) if out is not None else str(plot)
         md += f"\n![ASR per attack and model]({rel})\n"
     if out is not None:
