@@ -20,7 +20,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from saess.data.sources import BENIGN, MALICIOUS
+from saess.data.base import BENIGN, MALICIOUS
 from saess.errors import InputError
 
 LABELS = {

