@@ -29,6 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from saess.errors import ModelError
+from saess.model.cls_adapter import ClsAdapter
+from saess.model.compat import cache_kwarg, cache_of
 from saess.model.masks import build_cls_mask
 from saess.model.tokens import CLS_TOKEN, IGNORE, ChatEncoder, SafetyBatch
 
@@ -54,6 +56,9 @@ class SafetyConfig:
     max_length: int = 2048
     system_prompt: str | None = None
     threshold: float = 0.5
+    # [CLS]-only adapter (saess.model.cls_adapter): rank 0 = none.
+    cls_adapter_r: int = 0
+    cls_adapter_alpha: float = 16.0
     extra: dict = field(default_factory=dict)  # training provenance etc.
 
 
@@ -89,6 +94,9 @@ class SafetyModel(nn.Module):
         self._last_hidden: torch.Tensor | None = None
         self._hook = None
         self._register_hook()
+        self.cls_adapter: ClsAdapter | None = None
+        if config.cls_adapter_r > 0:
+            self.cls_adapter = ClsAdapter(lm, config.cls_adapter_r, config.cls_adapter_alpha)
         self.safety_logit_hook = None  # tests may force the head's output: fn(logits) -> logits
 
     # --- construction -----------------------------------------------------------------
@@ -149,6 +157,40 @@ class SafetyModel(nn.Module):
         self.lm = get_peft_model(self.lm, cfg)
         self.config.finetune = "lora"
         self._register_hook()
+        if self.cls_adapter is not None:
+            self.cls_adapter.attach(self.lm)
+
+    def add_cls_adapter(self, r: int = 8, alpha: float = 16.0) -> ClsAdapter:
+        """Add a `[CLS]`-only adapter (LoRA deltas at the `[CLS]` position only; see cls_adapter.py)."""
+        self.cls_adapter = ClsAdapter(self.lm, r, alpha)
+        self.config.cls_adapter_r, self.config.cls_adapter_alpha = r, float(alpha)
+        return self.cls_adapter
+
+    def safety_parameters(self) -> list[nn.Parameter]:
+        """What the signal trains besides the LM: `[CLS]` embedding, head, `[CLS]`-only adapter."""
+        params = [self.cls_embedding, *self.safety_head.parameters()]
+        if self.cls_adapter is not None:
+            params += list(self.cls_adapter.parameters())
+        return params
+
+    def safety_state(self) -> dict[str, torch.Tensor]:
+        """The tensors of `safety.safetensors` (on CPU)."""
+        state = {"cls_embedding": self.cls_embedding,
+                 "safety_head.weight": self.safety_head.weight, "safety_head.bias": self.safety_head.bias}
+        if self.cls_adapter is not None:
+            state.update({f"cls_adapter.{k}": v for k, v in self.cls_adapter.state_dict().items()})
+        return {k: v.detach().cpu().contiguous() for k, v in state.items()}
+
+    @torch.no_grad()
+    def load_safety_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.cls_embedding.copy_(state["cls_embedding"])
+        self.safety_head.weight.copy_(state["safety_head.weight"])
+        self.safety_head.bias.copy_(state["safety_head.bias"])
+        if self.cls_adapter is not None:
+            sub = {k[len("cls_adapter."):]: v for k, v in state.items() if k.startswith("cls_adapter.")}
+            if not sub:
+                raise ModelError("the model config has a [CLS]-only adapter but safety.safetensors holds none")
+            self.cls_adapter.load_state_dict(sub)
 
     # --- forward ----------------------------------------------------------------------
     @property
@@ -165,13 +207,19 @@ class SafetyModel(nn.Module):
         Only the library places `[CLS]`, so only flagged positions become `[CLS]`: the id
         appearing anywhere else (it cannot come from user text) is not treated as one.
         """
-        if cls_mask is None:
-            cls_mask = torch.zeros_like(input_ids, dtype=torch.bool)
-            cls_mask[:, 0] = input_ids[:, 0] == self.config.cls_token_id
+        cls_mask = self.cls_positions(input_ids, cls_mask)
         vocab = self.lm.get_input_embeddings().weight.shape[0]
         safe = input_ids.masked_fill(cls_mask | (input_ids >= vocab), 0)
         emb = self.lm.get_input_embeddings()(safe)
         return torch.where(cls_mask[..., None], self.cls_embedding.to(emb.dtype), emb)
+
+    def cls_positions(self, input_ids: torch.Tensor, cls_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """bool [B, T]: the `[CLS]` positions of this pass (default: column 0 where it holds `[CLS]`)."""
+        if cls_mask is not None:
+            return cls_mask
+        cls_mask = torch.zeros_like(input_ids, dtype=torch.bool)
+        cls_mask[:, 0] = input_ids[:, 0] == self.config.cls_token_id
+        return cls_mask
 
     def run(self, input_ids, position_ids, attention_mask, cache=None, use_cache: bool = False,
             logits_to_keep: int = 0, cls_mask: torch.Tensor | None = None):
@@ -179,11 +227,18 @@ class SafetyModel(nn.Module):
 
         `attention_mask` is a 4D float mask [B, 1, T, past + T] (see `saess.model.masks`).
         """
-        out = self.lm(inputs_embeds=self.embed(input_ids, cls_mask), attention_mask=attention_mask,
-                      position_ids=position_ids, cache=cache, use_cache=use_cache,
-                      logits_to_keep=logits_to_keep)
+        cls_mask = self.cls_positions(input_ids, cls_mask)
+        if self.cls_adapter is not None:
+            self.cls_adapter.set_positions(cls_mask)
+        try:
+            out = self.lm(inputs_embeds=self.embed(input_ids, cls_mask), attention_mask=attention_mask,
+                          position_ids=position_ids, use_cache=use_cache, logits_to_keep=logits_to_keep,
+                          **{cache_kwarg(self.lm): cache})
+        finally:
+            if self.cls_adapter is not None:
+                self.cls_adapter.set_positions(None)
         hidden, self._last_hidden = self._last_hidden, None
-        return out.logits, hidden, getattr(out, "cache", None)
+        return out.logits, hidden, cache_of(out, required=use_cache)
 
     def lm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Output layer on last-layer hidden states [..., H] -> [..., V] (with Gemma's soft-capping)."""
@@ -240,6 +295,28 @@ class SafetyModel(nn.Module):
             out.loss = sum(parts)
         return out
 
+    def text_phase_safety_logits(self, batch: SafetyBatch) -> torch.Tensor:
+        """Safety logits [B, 2] of the labelled-text phase in two passes, for a frozen LM.
+
+        In that phase no token attends to `[CLS]`, so every other token's keys and values are
+        the base model's, whatever `[CLS]` is: pass 1 computes them without gradients (the
+        sequence minus column 0), pass 2 runs `[CLS]` alone as one query over that cache with
+        the phase mask's row 0. Gradients then flow through one position instead of the whole
+        sequence (same result as `forward(phase="text")`, tested).
+        """
+        batch = batch.to(self.device)
+        full = self.phase_mask(batch, "text")  # [B, 1, T, T]
+        with torch.no_grad():
+            _, _, cache = self.run(batch.input_ids[:, 1:], batch.position_ids[:, 1:], full[:, :, 1:, 1:],
+                                   use_cache=True, logits_to_keep=1,
+                                   cls_mask=torch.zeros_like(batch.input_ids[:, 1:], dtype=torch.bool))
+        # Row 0 of the phase mask: keys 1.. from the cache, then [CLS] itself (appended last).
+        row = torch.cat([full[:, :, :1, 1:], full[:, :, :1, :1]], dim=-1)
+        cls_ids = batch.input_ids[:, :1]
+        _, hidden, _ = self.run(cls_ids, torch.zeros_like(cls_ids), row, cache=cache, use_cache=True,
+                                logits_to_keep=1, cls_mask=torch.ones_like(cls_ids, dtype=torch.bool))
+        return self.head(hidden[:, 0])
+
     @torch.no_grad()
     def classify(self, prompts: list[str], batch_size: int = 8, progress=None) -> list[float]:
         """P(malicious) of each prompt, judged on the query as in the alignment phase."""
@@ -266,10 +343,7 @@ class SafetyModel(nn.Module):
         path.mkdir(parents=True, exist_ok=True)
         (path / CONFIG_NAME).write_text(json.dumps(asdict(self.config), indent=2))
         self.tokenizer.save_pretrained(path)
-        save_file({"cls_embedding": self.cls_embedding.detach().cpu().contiguous(),
-                   "safety_head.weight": self.safety_head.weight.detach().cpu().contiguous(),
-                   "safety_head.bias": self.safety_head.bias.detach().cpu().contiguous()},
-                  path / SAFETY_WEIGHTS)
+        save_file(self.safety_state(), path / SAFETY_WEIGHTS)
         if self.config.finetune == "lora":
             self.lm.save_pretrained(path / ADAPTER_DIR)
         elif self.config.finetune == "full":
@@ -302,11 +376,7 @@ class SafetyModel(nn.Module):
 
             lm = PeftModel.from_pretrained(lm, path / ADAPTER_DIR)
         model = cls(lm, tok, config)
-        state = load_file(path / SAFETY_WEIGHTS)
-        with torch.no_grad():
-            model.cls_embedding.copy_(state["cls_embedding"])
-            model.safety_head.weight.copy_(state["safety_head.weight"])
-            model.safety_head.bias.copy_(state["safety_head.bias"])
+        model.load_safety_state(load_file(path / SAFETY_WEIGHTS))
         if device:
             model.to(device)
         model.eval()

@@ -124,7 +124,7 @@ class SafetyTrainer:
     # --- optimisation ---------------------------------------------------------------------
     def _setup(self):
         m = self.model
-        head_params = [m.cls_embedding, *m.safety_head.parameters()]
+        head_params = m.safety_parameters()
         for n, p in m.lm.named_parameters():
             if self.cfg.finetune == "none":
                 p.requires_grad_(False)
@@ -156,6 +156,12 @@ class SafetyTrainer:
         """Sum-reduced LM and `[CLS]` losses of one micro-batch, and its safety logits [B, 2]."""
         m = self.model
         batch = batch.to(m.device)
+        if self.skip_lm and self.cfg.signal:  # frozen LM, nobody sees [CLS]: [CLS] alone needs gradients
+            safety_logits = m.text_phase_safety_logits(batch).float()
+            cls_sum = torch.zeros((), device=m.device)
+            if (batch.cls_labels != IGNORE).any():
+                cls_sum = F.cross_entropy(safety_logits, batch.cls_labels, ignore_index=IGNORE, reduction="sum")
+            return torch.zeros((), device=m.device), cls_sum, safety_logits
         # Baselines (signal=False): no token attends to [CLS] = the plain language model.
         mask = m.phase_mask(batch, self.cfg.phase, signal=self.cfg.signal)
         # Only target positions go through the output layer: most of a chat is query.
@@ -316,11 +322,7 @@ def load_trainable(model, path: Path) -> None:
     """Load `[CLS]`, head and LoRA weights saved by `save_pretrained` into a prepared model."""
     from safetensors.torch import load_file
 
-    state = load_file(path / "safety.safetensors")
-    with torch.no_grad():
-        model.cls_embedding.copy_(state["cls_embedding"])
-        model.safety_head.weight.copy_(state["safety_head.weight"])
-        model.safety_head.bias.copy_(state["safety_head.bias"])
+    model.load_safety_state(load_file(path / "safety.safetensors"))
     if model.config.finetune == "lora":
         from peft import set_peft_model_state_dict
 

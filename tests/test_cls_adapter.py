@@ -1,0 +1,116 @@
+"""The [CLS]-only adapter: deltas at [CLS] only, exact base computation elsewhere, two-pass phase 1."""
+
+import pytest
+import torch
+
+from saess.model import SafetyModel, collate
+from saess.testing import tiny_safety_model
+from saess.training.config import TrainConfig
+from saess.training.trainer import SafetyTrainer, load_trainable
+
+TEXTS = ["How do I bake bread at home?", "Tell me how to pick a lock on a neighbour's door tonight.",
+         "A short one."]
+
+
+def _with_adapter(seed=0, r=4, arch="llama"):
+    m = tiny_safety_model(arch, seed=seed)
+    m.add_cls_adapter(r=r, alpha=2 * r)
+    with torch.no_grad():  # a fresh adapter is the identity (B = 0): make it act
+        g = torch.Generator().manual_seed(seed + 7)
+        for p in m.cls_adapter.B.values():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+    return m
+
+
+def _text_batch(m, texts=TEXTS, labels=(0, 1, 0)):
+    return collate([m.encoder.encode_text(t, lab) for t, lab in zip(texts, labels, strict=True)],
+                   m.tokenizer.pad_token_id)
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2"])
+def test_phase1_non_cls_logits_bit_identical(arch):
+    m = _with_adapter(arch=arch)
+    batch = _text_batch(m)
+    with torch.no_grad():
+        on = m(batch, phase="text")
+        m.cls_adapter.enabled = False
+        off = m(batch, phase="text")
+    # every token but [CLS] is exactly the base computation: a leak would change these bits
+    assert torch.equal(on.lm_logits[:, 1:], off.lm_logits[:, 1:])
+    # and the adapter does act on [CLS]
+    assert not torch.allclose(on.safety_logits, off.safety_logits)
+
+
+def test_fresh_adapter_is_identity():
+    m = tiny_safety_model()
+    batch = _text_batch(m)
+    with torch.no_grad():
+        before = m(batch, phase="text").safety_logits
+        m.add_cls_adapter(r=4)
+        after = m(batch, phase="text").safety_logits
+    assert torch.equal(before, after)
+
+
+def test_two_pass_matches_full_forward_and_gradients():
+    m = _with_adapter()
+    batch = _text_batch(m)
+    full = m(batch, phase="text", compute_lm=False).safety_logits
+    two = m.text_phase_safety_logits(batch)
+    assert torch.allclose(full, two, atol=1e-5), (full, two)
+    params = m.safety_parameters()
+    g_full = torch.autograd.grad(full.sum(), params)
+    g_two = torch.autograd.grad(m.text_phase_safety_logits(batch).sum(), params)
+    for a, b in zip(g_full, g_two, strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_adapter_survives_lora_wrap_and_save_load(tmp_path):
+    m = _with_adapter()
+    batch = _text_batch(m)
+    with torch.no_grad():
+        ref = m(batch, phase="align", compute_lm=False).safety_logits
+    m.add_lora(r=4, alpha=8)
+    with torch.no_grad():
+        wrapped = m(batch, phase="align", compute_lm=False).safety_logits
+        m.cls_adapter.enabled = False
+        bare = m(batch, phase="align", compute_lm=False).safety_logits
+        m.cls_adapter.enabled = True
+    assert torch.allclose(ref, wrapped, atol=1e-6)  # LoRA B = 0: same model, hooks still fire
+    assert not torch.allclose(wrapped, bare)
+    m.save_pretrained(tmp_path / "m")
+    base = tiny_safety_model().lm  # same seed: same base weights
+    m2 = SafetyModel.from_pretrained(tmp_path / "m", base_lm=base)
+    assert m2.cls_adapter is not None and m2.config.cls_adapter_r == 4
+    with torch.no_grad():
+        assert torch.allclose(m2(batch, phase="align", compute_lm=False).safety_logits, ref, atol=1e-5)
+
+
+def test_phase1_training_with_adapter_moves_only_safety_params(tmp_path):
+    m = tiny_safety_model()
+    m.add_cls_adapter(r=4)
+    lm_before = {k: v.clone() for k, v in m.lm.state_dict().items()}
+    seqs = [m.encoder.encode_text(t, lab) for t, lab in zip(TEXTS * 4, (0, 1, 0) * 4, strict=True)]
+    cfg = TrainConfig(phase="text", finetune="none", max_steps=3, batch_size=4, head_lr=1e-2,
+                      warmup_steps=1, checkpoint_every=100)
+    SafetyTrainer(m, cfg, seqs, seqs[:4]).train(tmp_path / "p1", progress=False)
+    assert all(torch.equal(v, m.lm.state_dict()[k]) for k, v in lm_before.items())
+    assert any(p.abs().sum() > 0 for p in m.cls_adapter.B.values())  # the adapter learned
+    m2 = tiny_safety_model()
+    m2.add_cls_adapter(r=4)
+    load_trainable(m2, tmp_path / "p1" / "final")
+    b = _text_batch(m)
+    with torch.no_grad():
+        assert torch.allclose(m(b, phase="text").safety_logits, m2(b, phase="text").safety_logits, atol=1e-6)
+
+
+def test_adapter_missing_from_weights_is_an_error(tmp_path):
+    from saess.errors import ModelError
+
+    m = tiny_safety_model()
+    m.save_pretrained(tmp_path / "m")
+    m2 = tiny_safety_model()
+    m2.add_cls_adapter(r=2)
+    from safetensors.torch import load_file
+
+    with pytest.raises(ModelError, match="adapter"):
+        m2.load_safety_state(load_file(tmp_path / "m" / "safety.safetensors"))
