@@ -11,6 +11,9 @@
   wrapped in TRAIN-half adversarial templates) paired with reasoned refusals that start with
   `GUIDE_TEXT`; benign prompts with their packaged answer, or ``response=None`` when the source
   has none (the training code fills those with the base model's own answers: the retain set).
+- ``harmful_answers`` / ``harmful_answers_val`` (`ChatExample`): malicious prompts with the
+  *complying* answer their source ships (phase-1 response windows, the aug baseline's
+  prefixes; never an SFT target).
 - ``filtered`` (`FilterRecord`): every training prompt removed because it matches an evaluation
   prompt, or because two sources gave it opposite labels.
 
@@ -329,11 +332,20 @@ def build_recipe(config: RecipeConfig | None = None) -> dict[str, list]:
                 ben_templates[t.pool].append(t)
 
     rng = random.Random(_h("balance", config.seed))
+
+    def harmful_answers(items: list[Example]) -> list[ChatExample]:
+        # Complying answers of malicious prompts: phase-1 windows / aug prefixes, never SFT targets.
+        return [ChatExample(e.prompt, e.response, MALICIOUS, e.source, e.category,
+                            harm_category(e.category, e.prompt), None, e.prompt)
+                for e in items if e.label == MALICIOUS and e.response]
+
     return {
         "labelled_text": _balance(_labelled(train_ex, config), config.balance, rng),
         "labelled_text_val": _labelled(val_ex, config),
         "alignment": _balance(_alignment(train_ex, config, mal_templates, ben_templates), config.balance, rng),
         "alignment_val": _alignment(val_ex, config, mal_templates, ben_templates),
+        "harmful_answers": harmful_answers(train_ex),
+        "harmful_answers_val": harmful_answers(val_ex),
         "filtered": dropped,
     }
 
@@ -378,7 +390,7 @@ def recipe_stats(recipe: dict[str, list]) -> dict:
             s["templated"] = sum(1 for x in items if x.template)
             s["without_response"] = sum(1 for x in items if x.response is None)
             s["unique_base_prompts"] = len({normalize_prompt(x.base_prompt) for x in items})
-        else:
+        elif split.startswith("labelled_text"):
             s["by_kind"] = dict(Counter(x.kind for x in items))
         stats[split] = s
     filt = recipe.get("filtered", [])

@@ -17,7 +17,6 @@ writes its samples as they are generated.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -29,9 +28,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+import transformers
+
+from saess.attacks.gcg import gcg
 from saess.errors import InputError, SaessError
+from saess.evaluation.benchmarks import load_benchmark
+from saess.evaluation.config import EvalConfig, eval_command
+from saess.evaluation.runner import run_eval
 from saess.evaluation.store import write_json_atomic
+from saess.generation.bench import BenchConfig, run_bench
+from saess.model.registry import ModelRegistry
 from saess.reproduce import plan as P
+from saess.reproduce.probe import run_probe
+from saess.runtime import DEFAULT_DTYPE, resolve_device
+from saess.training.pipeline import PipelineConfig, run_pipeline
 
 logger = logging.getLogger("saess")
 
@@ -49,9 +60,7 @@ class Sources:
     benign: str = "edgy"
 
 
-def default_train(cfg, out: Path) -> Path:
-    from saess.training.pipeline import run_pipeline
-
+def default_train(cfg: PipelineConfig, out: Path) -> Path:
     return run_pipeline(cfg, out)
 
 
@@ -64,12 +73,12 @@ class Reproduction:
     allow_train: bool = True
     sources: Sources = field(default_factory=Sources)
     device: str | None = None
-    dtype: str = "float32"
+    dtype: str = DEFAULT_DTYPE
     batch_size: int = 8
     quiet: bool = False
-    # injection points (tests): training and the bench's model factory
+    # where model names are resolved, and how a model is trained (tests pass tiny ones)
+    registry: ModelRegistry = field(default_factory=ModelRegistry)
     train: Callable = default_train
-    bench_factory: str | None = None
     state: dict = field(default_factory=dict)
 
     # --- state ---------------------------------------------------------------------------
@@ -128,14 +137,12 @@ class Reproduction:
 
     def eval(self, key: str, **kw) -> str:
         """One `saess eval` run into out/key; returns the equivalent command line."""
-        from saess.evaluation.runner import EvalConfig, eval_command, run_eval
-
         s = self.scale
         base = dict(limit=s.limit, max_new_tokens=s.max_new_tokens, grid=s.grid, max_templates=s.max_templates,
                     dtype=self.dtype, device=self.device, batch_size=self.batch_size, quiet=self.quiet)
         base.update(kw)
         cfg = EvalConfig(**base)
-        run_eval(cfg, self.out / key)
+        run_eval(cfg, self.out / key, registry=self.registry)
         return eval_command(cfg, self.out / key)
 
     def src(self, name: str) -> dict:
@@ -162,15 +169,12 @@ class Reproduction:
         t0 = time.time()
         final = self.train(cfg, where)
         self.state.setdefault("trained", {})[name] = {"path": str(final), "seconds": round(time.time() - t0, 1),
-                                                      "config": {k: v for k, v in cfg.__dict__.items()
-                                                                 if k != "extra"},
+                                                      "config": cfg.to_dict(),
                                                       "budget": "token" if budget else "full"}
         self.save_state()
         return str(final)
 
-    def pipeline_config(self, name: str, root: Path):
-        from saess.training.pipeline import PipelineConfig
-
+    def pipeline_config(self, name: str, root: Path) -> PipelineConfig:
         spec = dict(P.TRAINED[name])
         shared = spec.pop("shared_phase1", False)
         kw = {**P.TRAIN_RECIPE, **self.scale.train_overrides, **spec}  # the ablation itself wins
@@ -183,14 +187,13 @@ class Reproduction:
             got = next((c for c in cands if (c / "safety.safetensors").exists()), None)
             if got is not None:
                 kw["phase1_from"] = str(got)
-        return PipelineConfig(**kw)
+        return PipelineConfig.from_flat(**kw)
 
     # --- steps ---------------------------------------------------------------------------
     def variant_config(self, key: str) -> dict:
         v = P.VARIANTS[key]
         return dict(models=[self.model_path(v.model)], attacks=list(P.VARIANT_ATTACKS), prefill_variants=["target"],
-                    benign=self.sources.benign, benign_limit=self.scale.benign_limit, reliance=v.reliance,
-                    schedule=v.schedule, tau=v.tau, window=v.window, threshold=v.threshold,
+                    benign=self.sources.benign, benign_limit=self.scale.benign_limit, strategic=v.strategic(),
                     **self.src("advbench"))
 
     def step_variant(self, step: P.Step) -> str:
@@ -225,33 +228,20 @@ class Reproduction:
                          prefill_variants=[f"tokens-{n}" for n in self.scale.token_counts])
 
     def step_bench(self, step: P.Step) -> str:
-        import torch
-
-        from saess.generation.bench import run_bench
-
-        dev = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        args = argparse.Namespace(model=step.model, model_factory=self.bench_factory, dtype=self.dtype,
-                                  device_resolved=dev, new_tokens=self.scale.bench_tokens,
-                                  repeats=self.scale.bench_repeats, batch_sizes=[8],
-                                  schedules=["first", "periodic", "every", "annealing"], memory=False)
-        rep = run_bench(args)
+        cfg = BenchConfig(model=step.model, dtype=self.dtype, device=self.device, new_tokens=self.scale.bench_tokens,
+                          repeats=self.scale.bench_repeats, batch_sizes=[8], memory=False)
+        rep = run_bench(cfg, registry=self.registry)
         write_json_atomic(self.out / "bench.json", rep)
-        return (f"saess bench --model {step.model} --new-tokens {args.new_tokens} --batch-sizes 8 "
-                f"--repeats {args.repeats} --no-memory --json")
+        return (f"saess bench --model {step.model} --new-tokens {cfg.new_tokens} --batch-sizes 8 "
+                f"--repeats {cfg.repeats} --no-memory --json")
 
     def step_probe(self, step: P.Step) -> str:
-        from saess.reproduce.probe import run_probe
-
         rep = run_probe(self, ["base", "default"])
         write_json_atomic(self.out / "probe.json", rep)
         return "saess.reproduce.probe.run_probe (base, default; direct, prefill:target, nested mid-response)"
 
     def step_gcg(self, step: P.Step) -> str:
         """GCG suffixes: standard (nanoGCG on the base LM, transferred) and adaptive (on default, head in the loss)."""
-        from saess.attacks.gcg import gcg
-        from saess.evaluation.benchmarks import load_benchmark
-        from saess.evaluation.runner import load_model
-
         s = self.scale
         src = self.src("advbench")
         rows = load_benchmark(src.get("benchmark"), src.get("prompts"), s.limit).rows[: s.gcg_limit]
@@ -260,7 +250,7 @@ class Reproduction:
         for variant, attacker, victims in (("standard", "base", P.MAIN_MODELS), ("adaptive", "default", ["default"])):
             f = self.out / f"gcg-{variant}.jsonl"
             if not f.exists():
-                model = load_model(attacker, self.dtype, self.device)
+                model = self.registry.load(attacker, dtype=self.dtype, device=resolve_device(self.device))
                 try:
                     cases = gcg(rows, model, variant=variant, preset=s.gcg_preset, cache_dir=self.out / "gcg", **over)
                 except SaessError as e:
@@ -284,9 +274,6 @@ class Reproduction:
 
 
 def machine_info() -> dict:
-    import torch
-    import transformers
-
     info = {"platform": platform.platform(), "python": sys.version.split()[0], "cpu_count": os.cpu_count(),
             "torch": torch.__version__, "transformers": transformers.__version__,
             "torch_threads": torch.get_num_threads(), "cuda": None}

@@ -1,55 +1,87 @@
-"""`saess train`: the pipeline of `saess.training.pipeline` from the command line."""
+"""`saess train`: the pipeline of `saess.training.pipeline` from the command line.
+
+Flag defaults come from the dataclasses (`PipelineConfig`, `TrainConfig`): written once.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 
+from saess.training.config import TrainConfig
+from saess.training.pipeline import VARIANTS, PipelineConfig, publish, run_pipeline
+from saess.training.trainer import init_distributed, world
+
 logger = logging.getLogger("saess")
+P, T = PipelineConfig, TrainConfig
 
 
 def register_training_commands(sub) -> None:
     p = sub.add_parser("train", help="train the safety signal (cls) or a baseline (sft, aug) on the packaged recipe")
-    p.add_argument("--variant", default="cls", choices=["cls", "sft", "aug"])
-    p.add_argument("--base", default="base", help="base model: 'base' (embedded SmolLM2-135M-Instruct) or a path")
+    p.add_argument("--variant", default=P.variant, choices=VARIANTS)
+    p.add_argument("--base", default=P.base, help="base model: 'base' (embedded SmolLM2-135M-Instruct) or a path")
     p.add_argument("--out", required=True, help="run folder (resumable: start again with the same --out)")
-    p.add_argument("--phase1-steps", type=int, default=60)
-    p.add_argument("--phase2-steps", type=int, default=300)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--grad-accum", type=int, default=1)
-    p.add_argument("--max-length", type=int, default=256)
-    p.add_argument("--lora-r", type=int, default=8)
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--head-lr", type=float, default=1e-3)
-    p.add_argument("--lam1", type=float, default=0.01)
-    p.add_argument("--lam2", type=float, default=0.1)
-    p.add_argument("--phase1-head-lr", type=float, default=None, help="head/[CLS] lr of phase 1 (default: --head-lr)")
-    p.add_argument("--phase1-from", default=None, metavar="DIR",
+    p.add_argument("--phase1-steps", type=int, default=P.phase1_steps)
+    p.add_argument("--phase1-epochs", type=float, default=P.phase1_epochs,
+                   help="passes over the phase-1 texts (instead of --phase1-steps)")
+    p.add_argument("--phase2-steps", type=int, default=P.phase2_steps)
+    p.add_argument("--batch-size", type=int, default=T.batch_size)
+    p.add_argument("--phase1-batch-size", type=int, default=P.phase1_batch_size,
+                   help="batch of phase 1 (default: --batch-size)")
+    p.add_argument("--grad-accum", type=int, default=T.grad_accum)
+    p.add_argument("--max-length", type=int, default=T.max_length)
+    p.add_argument("--lora-r", type=int, default=T.lora_r)
+    p.add_argument("--lora-alpha", type=float, default=None, help="LoRA scale numerator (default: 2 x --lora-r)")
+    p.add_argument("--lora-dropout", type=float, default=T.lora_dropout)
+    p.add_argument("--lr", type=float, default=T.lr)
+    p.add_argument("--head-lr", type=float, default=T.head_lr)
+    p.add_argument("--lam1", type=float, default=P.lam1)
+    p.add_argument("--lam2", type=float, default=P.lam2)
+    p.add_argument("--phase1-head-lr", type=float, default=P.phase1_head_lr,
+                   help="head/[CLS] lr of phase 1 (default: --head-lr)")
+    p.add_argument("--phase1-from", default=P.phase1_from, metavar="DIR",
                    help="start phase 2 from a finished phase 1 (e.g. runs/train-default/phase1/final) "
                         "instead of training one (cls only)")
-    p.add_argument("--retain-limit", type=int, default=None, help="answer at most N benign prompts with the base model")
-    p.add_argument("--retain-max-new-tokens", type=int, default=96)
-    p.add_argument("--edgy-repeat", type=int, default=1,
+    p.add_argument("--phase1-views", action="store_true",
+                   help="phase 1 also on queries alone, query + first r1 response tokens and r-token windows")
+    p.add_argument("--windows-per-answer", type=int, default=P.windows_per_answer)
+    p.add_argument("--harmful-completions", type=int, default=P.harmful_completions,
+                   help="malicious training prompts the base model completes (harmful windows for phase 1)")
+    p.add_argument("--cls-adapter-r", type=int, default=P.cls_adapter_r,
+                   help="rank of the [CLS]-only adapter (0: none)")
+    p.add_argument("--cls-adapter-alpha", type=float, default=P.cls_adapter_alpha)
+    p.add_argument("--mask-guide", action="store_true",
+                   help="no SFT loss on the guide tokens of refusals (the head decides to refuse)")
+    p.add_argument("--retain-limit", type=int, default=P.retain_limit,
+                   help="answer at most N benign prompts with the base model")
+    p.add_argument("--retain-max-new-tokens", type=int, default=P.retain_max_new_tokens)
+    p.add_argument("--edgy-repeat", type=int, default=P.edgy_repeat,
                    help="repeat benign edgy training prompts k times (over-refusal)")
-    p.add_argument("--val-limit", type=int, default=200,
-                   help="validation sequences scored at the end of each phase (200)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-limit", type=int, default=P.val_limit,
+                   help="validation sequences scored at the end of each phase")
+    p.add_argument("--seed", type=int, default=T.seed)
     p.add_argument("--publish", default=None, metavar="NAME",
                    help="copy the result to saess/artifacts/NAME (default, sft, aug) so --model NAME loads it")
     p.set_defaults(func=cmd_train)
 
 
-def cmd_train(args) -> int:
-    from saess.training.pipeline import PipelineConfig, publish, run_pipeline
-    from saess.training.trainer import init_distributed, world
+def config_from_args(args) -> PipelineConfig:
+    train = TrainConfig(batch_size=args.batch_size, grad_accum=args.grad_accum, max_length=args.max_length,
+                        lora_r=args.lora_r, lora_alpha=args.lora_alpha or 2 * args.lora_r,
+                        lora_dropout=args.lora_dropout, lr=args.lr, head_lr=args.head_lr, seed=args.seed)
+    return PipelineConfig(variant=args.variant, base=args.base, train=train, phase1_steps=args.phase1_steps,
+                          phase1_epochs=args.phase1_epochs, phase2_steps=args.phase2_steps, lam1=args.lam1,
+                          lam2=args.lam2, phase1_head_lr=args.phase1_head_lr,
+                          phase1_batch_size=args.phase1_batch_size, phase1_from=args.phase1_from,
+                          phase1_views=args.phase1_views, windows_per_answer=args.windows_per_answer,
+                          harmful_completions=args.harmful_completions, cls_adapter_r=args.cls_adapter_r,
+                          cls_adapter_alpha=args.cls_adapter_alpha, mask_guide=args.mask_guide,
+                          edgy_repeat=args.edgy_repeat, retain_limit=args.retain_limit,
+                          retain_max_new_tokens=args.retain_max_new_tokens, val_limit=args.val_limit)
 
-    cfg = PipelineConfig(variant=args.variant, base=args.base, phase1_steps=args.phase1_steps,
-                         phase2_steps=args.phase2_steps, batch_size=args.batch_size, grad_accum=args.grad_accum,
-                         max_length=args.max_length, lora_r=args.lora_r, lora_alpha=2 * args.lora_r, lr=args.lr,
-                         head_lr=args.head_lr, lam1=args.lam1, lam2=args.lam2, phase1_head_lr=args.phase1_head_lr,
-                         phase1_from=args.phase1_from, edgy_repeat=args.edgy_repeat, retain_limit=args.retain_limit,
-                         retain_max_new_tokens=args.retain_max_new_tokens, val_limit=args.val_limit,
-                         seed=args.seed)
+
+def cmd_train(args) -> int:
+    cfg = config_from_args(args)
     init_distributed()
     final = run_pipeline(cfg, args.out)
     rank, _ = world()

@@ -45,7 +45,7 @@ class TrainConfig:
     max_steps: int | None = None
     batch_size: int = 8  # per process, per micro-batch
     grad_accum: int = 1
-    max_length: int = 384
+    max_length: int = 256  # tokens per training sequence, [CLS] included; longer ones are skipped
     warmup_steps: int = 10
     max_grad_norm: float = 1.0
     checkpoint_every: int = 50

@@ -17,39 +17,54 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
+from saess.data.recipes import RecipeConfig, build_recipe, recipe_stats
+from saess.data.refusals import GUIDE_TEXT, make_refusal
+from saess.data.sources import MALICIOUS
 from saess.errors import InputError
+from saess.evaluation.classifier import auroc
+from saess.generation import SafeGenerator, SamplingConfig, StrategicConfig
+from saess.model import SafetyModel
+from saess.model.tokens import IGNORE, collate
 from saess.training.config import TrainConfig
-from saess.training.trainer import SafetyTrainer, world
+from saess.training.trainer import SafetyTrainer, load_trainable, world
+from saess.training.views import query_view, response_views
 
 logger = logging.getLogger(__name__)
 
 VARIANTS = ("cls", "sft", "aug")
 EDGY_SOURCES = ("overrefusal_train", "edgy_handwritten")
+# Sources whose licence allows classifier text only: never an SFT prompt or answer.
+CLASSIFIER_ONLY_SOURCES = ("cyberseceval",)
+
+
+# Fields of TrainConfig that are shared by both phases and set in PipelineConfig.train.
+_PHASE_FIELDS = ("phase", "lam", "signal", "finetune", "epochs", "max_steps")
 
 
 @dataclass
 class PipelineConfig:
+    """Both phases of one variant. `train` holds the optimiser, LoRA and batch settings shared by
+    both phases (its phase-specific fields are set per phase from the fields below)."""
+
     variant: str = "cls"
     base: str = "base"
+    train: TrainConfig = field(default_factory=TrainConfig)
     phase1_steps: int = 60
     phase2_steps: int = 300
-    batch_size: int = 8
-    grad_accum: int = 1
-    max_length: int = 256
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lr: float = 2e-4
-    head_lr: float = 1e-3
+    phase1_epochs: float | None = None  # instead of phase1_steps: passes over the phase-1 texts
     lam1: float = 0.01
     lam2: float = 0.1
     phase1_head_lr: float | None = None
+    phase1_batch_size: int | None = None
     # A finished phase-1 folder (`<run>/phase1/final`) to start phase 2 from instead of
     # training phase 1 (ablations that change only phase 2 share one phase 1).
     phase1_from: str | None = None
@@ -57,18 +72,36 @@ class PipelineConfig:
     # data; repeating them k times in both phases teaches the head not to key on words.
     edgy_repeat: int = 1
     phase1_finetune: str = "none"  # "lora" also trains the LM on L_lm (costly: V-way logits per token)
+    # Phase 1 on what [CLS] judges at inference (saess.training.views): each chat's query
+    # alone, query + first r1 response tokens, and r-token windows of answers.
+    phase1_views: bool = False
+    windows_per_answer: int = 2
+    # Malicious training prompts completed by the base model (harmful windows for phase 1).
+    harmful_completions: int = 0
+    completion_max_new_tokens: int = 48
+    # [CLS]-only adapter (saess.model.cls_adapter): rank, 0 = none.
+    cls_adapter_r: int = 0
+    cls_adapter_alpha: float = 16.0
+    # No SFT loss on the guide tokens of refusals: the decision to refuse is left to the head
+    # (strategic decoding inserts the guide); the LM learns only the reason that follows.
+    mask_guide: bool = False
     retain_max_new_tokens: int = 96
     retain_limit: int | None = None
     aug_limit: int | None = None
     val_limit: int = 200  # validation sequences scored at the end of each phase
-    seed: int = 0
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if isinstance(self.train, dict):
+            self.train = TrainConfig(**self.train)
         if self.val_limit < 1:
             raise InputError(f"--val-limit must be >= 1, got {self.val_limit}")
         if self.variant not in VARIANTS:
             raise InputError(f"variant {self.variant!r} is not one of {', '.join(VARIANTS)}")
+        if self.cls_adapter_r < 0:
+            raise InputError(f"--cls-adapter-r must be >= 0, got {self.cls_adapter_r}")
+        if self.phase1_epochs is not None and self.phase1_epochs <= 0:
+            raise InputError(f"--phase1-epochs must be > 0, got {self.phase1_epochs}")
         if self.phase1_from is not None:
             if self.variant != "cls":
                 raise InputError("--phase1-from only applies to the cls variant (the baselines have no phase 1)")
@@ -76,63 +109,89 @@ class PipelineConfig:
                 raise InputError(f"--phase1-from {self.phase1_from}: no safety.safetensors there "
                                  "(expected a finished phase-1 folder such as runs/train-default/phase1/final)")
 
+    @property
+    def seed(self) -> int:
+        return self.train.seed
 
-def _fill_retain(model, examples, out: Path, max_new_tokens: int, batch_size: int = 8) -> dict[str, str]:
-    """Base-model answers to benign prompts without one; cached (resumable) in out/retain.jsonl."""
-    from saess.generation import SafeGenerator, SamplingConfig, StrategicConfig
+    @classmethod
+    def from_flat(cls, **kw) -> PipelineConfig:
+        """Build from one flat dict: TrainConfig's shared field names go into `train`."""
+        shared = {f.name for f in fields(TrainConfig)} - set(_PHASE_FIELDS)
+        train = {k: kw.pop(k) for k in list(kw) if k in shared}
+        return cls(train=TrainConfig(**train), **kw)
 
-    path = out / "retain.jsonl"
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("extra")
+        return d
+
+    def phase_config(self, phase: str) -> TrainConfig:
+        """The TrainConfig of phase 1 ("text") or 2 ("align")."""
+        if phase == "text":
+            return replace(self.train, phase="text", lam=self.lam1, signal=True, finetune=self.phase1_finetune,
+                           max_steps=None if self.phase1_epochs else self.phase1_steps,
+                           epochs=self.phase1_epochs or 1.0,
+                           head_lr=self.phase1_head_lr or self.train.head_lr,
+                           batch_size=self.phase1_batch_size or self.train.batch_size)
+        return replace(self.train, phase="align", lam=self.lam2, signal=self.variant == "cls", finetune="lora",
+                       max_steps=self.phase2_steps)
+
+
+def _answer_with_base(model, prompts: list[str], path: Path, max_new_tokens: int, what: str,
+                      batch_size: int = 16) -> dict[str, str]:
+    """Greedy answers of the untouched base model to `prompts`; cached (resumable) in `path` (JSONL)."""
     done: dict[str, str] = {}
     if path.exists():
         for line in path.read_text().splitlines():
             if line.strip():
                 d = json.loads(line)
                 done[d["prompt"]] = d["response"]
-    todo = [e.prompt for e in examples if e.prompt not in done]
-    todo = list(dict.fromkeys(todo))
-    if todo:
-        logger.info("answering %d benign prompts with the base model (retain set)", len(todo))
-        gen = SafeGenerator(model, StrategicConfig(reliance="off"))
-        sp = SamplingConfig(max_new_tokens=max_new_tokens)
-        from tqdm import tqdm
-
-        with open(path, "a") as f, tqdm(total=len(todo), desc="retain", unit="prompt") as bar:
-            for s in range(0, len(todo), batch_size):
-                chunk = todo[s:s + batch_size]
-                try:
-                    results = gen.generate(chunk, sampling=sp)
-                except InputError:  # one bad prompt must not stop the others
-                    results = []
-                    for p in chunk:
-                        try:
-                            results += gen.generate([p], sampling=sp)
-                        except InputError as e:
-                            logger.warning("retain: skipped a prompt (%s)", e)
-                for r in results:
-                    text = r.generated.strip()
-                    done[r.prompt] = text
-                    f.write(json.dumps({"prompt": r.prompt, "response": text}) + "\n")
-                f.flush()
-                bar.update(len(chunk))
+    todo = list(dict.fromkeys(p for p in prompts if p not in done))
+    if not todo:
+        return done
+    logger.info("%s: answering %d prompts with the base model", what, len(todo))
+    gen = SafeGenerator(model, StrategicConfig(reliance="off"))
+    sp = SamplingConfig(max_new_tokens=max_new_tokens)
+    todo.sort(key=len)  # similar lengths pad less
+    with open(path, "a") as f, tqdm(total=len(todo), desc=what, unit="prompt") as bar:
+        for s in range(0, len(todo), batch_size):
+            chunk = todo[s:s + batch_size]
+            for r in generate_or_skip(gen, chunk, sp, what):
+                text = r.generated.strip()
+                done[r.prompt] = text
+                f.write(json.dumps({"prompt": r.prompt, "response": text}) + "\n")
+            f.flush()
+            bar.update(len(chunk))
     return done
 
 
-def _aug_examples(cfg: PipelineConfig, tokenizer, val_keys: set[str]) -> list[tuple[str, str, str]]:
-    """(prompt, harmful prefix, refusal) for malicious training prompts with a packaged harmful answer."""
-    from saess.data.recipes import RecipeConfig, load_training_examples
-    from saess.data.refusals import make_refusal
-    from saess.data.sources import normalize_prompt
+def generate_or_skip(gen, prompts: list[str], sp, what: str) -> list:
+    """One batch; if a prompt is bad (too long, say), retry one by one and skip only the bad ones."""
+    try:
+        return gen.generate(prompts, sampling=sp)
+    except InputError:
+        results = []
+        for p in prompts:
+            try:
+                results += gen.generate([p], sampling=sp)
+            except InputError as e:
+                logger.warning("%s: skipped a prompt (%s)", what, e)
+        return results
 
-    examples, _ = load_training_examples(RecipeConfig(seed=cfg.seed))
+
+# A completion that opens like a refusal is not a harmful answer (phase-1 windows would mislabel it).
+_REFUSAL_START = re.compile(r"^\W*(i'?m sorry|sorry|i cannot|i can'?t|i won'?t|i am not able|i'?m not able|"
+                            r"as an ai|i apologi[sz]e|i must decline|i'?m unable|i am unable)", re.I)
+
+
+def _aug_examples(cfg: PipelineConfig, tokenizer, harmful) -> list[tuple[str, str, str]]:
+    """(prompt, harmful prefix, refusal) for malicious training prompts with a packaged harmful answer."""
     rng = random.Random(cfg.seed)
     out = []
-    for e in examples:
-        if e.label != 1 or not e.response or normalize_prompt(e.prompt) in val_keys:
-            continue
+    for e in harmful:
         n = rng.choice([5, 10, 20, 40])
         ids = tokenizer(e.response, add_special_tokens=False, split_special_tokens=True).input_ids[:n]
-        prefix = tokenizer.decode(ids)
-        out.append((e.prompt, prefix, make_refusal(e.prompt, e.category)))
+        out.append((e.prompt, tokenizer.decode(ids), make_refusal(e.prompt, e.category)))
     if cfg.aug_limit:
         out = out[: cfg.aug_limit]
     return out
@@ -143,19 +202,77 @@ def _encode(encode, items, what: str):
     for it in items:
         try:
             seqs.append(encode(it))
-        except InputError:
+        except (InputError, ValueError):
             skipped += 1
     if skipped:
-        logger.warning("%s: skipped %d of %d sequences longer than max_length", what, skipped, len(items))
+        logger.warning("%s: skipped %d of %d sequences (longer than max_length or empty)", what, skipped, len(items))
     return seqs
+
+
+def _mask_guide(seq, guide_ids: list[int]):
+    """No LM target on the guide tokens that open a refusal (they stay in the input)."""
+    q, g = seq.query_len, len(guide_ids)
+    if seq.input_ids[q:q + g] == guide_ids:
+        seq.labels[q:q + g] = [IGNORE] * g
+    return seq
+
+
+def _phase1_view_seqs(enc, chats, answered, rng, cfg: PipelineConfig, what: str):
+    """Query views of every chat, and rule-1 views + windows of every (prompt, answer, label)."""
+    seqs = _encode(lambda c: query_view(enc, c[0], c[2]), chats, f"{what} query views")
+    for prompt, answer, label in answered:
+        try:
+            seqs += response_views(enc, prompt, answer, label, rng, windows=cfg.windows_per_answer)
+        except (InputError, ValueError):
+            pass
+    return seqs
+
+
+@torch.no_grad()
+def score_views(model, seqs, batch_size: int = 32) -> list[float]:
+    """P(malicious) of phase-1 views under the labelled-text mask ([CLS] sees the flagged tokens)."""
+    model.eval()
+    out = []
+    for s in range(0, len(seqs), batch_size):
+        batch = collate(seqs[s:s + batch_size], model.tokenizer.pad_token_id)
+        out += model.text_phase_safety_logits(batch).float().softmax(-1)[:, 1].tolist()
+    return out
+
+
+def view_metrics(model, seqs, threshold: float = 0.5) -> dict:
+    """AUROC and TPR/FPR at `threshold` of the head on labelled views (validation)."""
+    if not seqs:
+        return {}
+    p = score_views(model, seqs)
+    pos = [x for x, s in zip(p, seqs, strict=True) if s.cls_label == MALICIOUS]
+    neg = [x for x, s in zip(p, seqs, strict=True) if s.cls_label != MALICIOUS]
+    res = {"n_malicious": len(pos), "n_benign": len(neg)}
+    if pos and neg:
+        res["auroc"] = round(auroc(pos, neg), 4)
+    if pos:
+        res["tpr"] = round(sum(x >= threshold for x in pos) / len(pos), 4)
+    if neg:
+        res["fpr"] = round(sum(x >= threshold for x in neg) / len(neg), 4)
+    return res
+
+
+def _validation_report(model, enc, val_chats, val_answered, rng, out: Path, phase: str) -> dict:
+    """The head on the recipe's validation split: queries alone, and response windows."""
+    queries = _encode(lambda c: query_view(enc, c[0], c[2]), val_chats, "val query views")
+    windows = []
+    for prompt, answer, label in val_answered:
+        try:
+            windows += response_views(enc, prompt, answer, label, rng, windows=1)[1:]
+        except (InputError, ValueError):
+            pass
+    rep = {"phase": phase, "queries": view_metrics(model, queries), "windows": view_metrics(model, windows)}
+    logger.info("validation after %s: %s", phase, json.dumps(rep))
+    (out / "val_metrics.json").write_text(json.dumps(rep, indent=2))
+    return rep
 
 
 def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) -> Path:
     """Train `cfg.variant` into `out/`; returns the folder of the final model (`out/final`)."""
-    from saess.data.recipes import RecipeConfig, build_recipe, recipe_stats
-    from saess.data.sources import normalize_prompt
-    from saess.model import SafetyModel
-
     out = Path(out)
     rank, _ = world()
     (out / "data").mkdir(parents=True, exist_ok=True)
@@ -171,67 +288,93 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
     if rank == 0:
         (out / "data" / "recipe_stats.json").write_text(json.dumps(recipe_stats(recipe), indent=2))
 
-    # Retain set: answers of the untouched base model (before any adapter exists).
-    need = [e for e in recipe["alignment"] + recipe["alignment_val"] if e.response is None]
+    # Retain set: answers of the untouched base model (before any adapter exists). Texts that
+    # may only train the classifier (CLASSIFIER_ONLY_SOURCES) get no SFT answer.
+    sft_ok = [e for e in recipe["alignment"] + recipe["alignment_val"] if e.source not in CLASSIFIER_ONLY_SOURCES]
+    need = [e.prompt for e in sft_ok if e.response is None]
     if cfg.retain_limit is not None:
         need = need[: cfg.retain_limit]
-    answers = _fill_retain(model, need, out / "data", cfg.retain_max_new_tokens) if need else {}
+    answers = _answer_with_base(model, need, out / "data" / "retain.jsonl", cfg.retain_max_new_tokens,
+                                "retain") if need else {}
+    harmful: list[tuple[str, str, int]] = []  # (prompt, complying answer, MALICIOUS), train split only
+    if cfg.variant == "cls" and cfg.phase1_views:
+        harmful = [(e.prompt, e.response, MALICIOUS) for e in recipe.get("harmful_answers", [])]
+        if cfg.harmful_completions:
+            mal = list(dict.fromkeys(e.base_prompt for e in recipe["alignment"] if e.label == MALICIOUS))
+            done = _answer_with_base(model, mal[: cfg.harmful_completions], out / "data" / "completions.jsonl",
+                                     cfg.completion_max_new_tokens, "completions")
+            kept = [(p, a, MALICIOUS) for p, a in done.items() if a and not _REFUSAL_START.match(a)]
+            logger.info("harmful completions: %d kept of %d (refusal-like openings dropped)", len(kept), len(done))
+            harmful += kept
     # Training sequences are capped (time on CPU); longer ones are skipped and counted.
     context = model.config.max_length
-    model.config.max_length = min(model.config.max_length, cfg.max_length)
+    model.config.max_length = min(model.config.max_length, cfg.train.max_length)
     model.encoder.max_length = model.config.max_length
 
-    def chats(items):
+    def chats(items, sft: bool = True):
         res = []
         for e in items:
+            if sft and e.source in CLASSIFIER_ONLY_SOURCES:
+                continue
             resp = e.response if e.response is not None else answers.get(e.prompt)
-            if resp:
+            if resp or not sft:
                 res.append((e.prompt, resp, e.label, None))
         return res
 
     align_train, align_val = chats(recipe["alignment"]), chats(recipe["alignment_val"])
     if cfg.variant == "aug":
-        val_keys = {normalize_prompt(e.prompt) for e in recipe["alignment_val"]}
-        aug = _aug_examples(cfg, model.tokenizer, val_keys)
+        aug = _aug_examples(cfg, model.tokenizer, recipe.get("harmful_answers", []))
         align_train += [(p, refusal, 1, prefix) for p, prefix, refusal in aug]
         logger.info("aug: %d harmful-prefix-then-refusal examples", len(aug))
 
-    model.add_lora(r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=0.05)
-    model.config.extra.update({"variant": cfg.variant, "signal": cfg.variant == "cls",
-                               "pipeline": {k: v for k, v in cfg.__dict__.items() if k != "extra"}})
+    if cfg.cls_adapter_r and cfg.variant == "cls":
+        model.add_cls_adapter(cfg.cls_adapter_r, cfg.cls_adapter_alpha)
+    t = cfg.train
+    model.add_lora(r=t.lora_r, alpha=t.lora_alpha, dropout=t.lora_dropout, target_modules=t.lora_targets)
+    model.config.extra.update({"variant": cfg.variant, "signal": cfg.variant == "cls", "pipeline": cfg.to_dict()})
     enc = model.encoder
-    common = dict(batch_size=cfg.batch_size, grad_accum=cfg.grad_accum, max_length=cfg.max_length,
-                  lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lr=cfg.lr, head_lr=cfg.head_lr, seed=cfg.seed)
+    rng = random.Random(cfg.seed)
+    # (prompt, answer, label) pairs that phase-1 windows are cut from: benign chats' answers
+    # (not refusals) and complying answers to malicious prompts.
+    answered = [(p, r, lab) for p, r, lab, _ in align_train if lab != MALICIOUS and r] + harmful
+    val_answered = [(p, r, lab) for p, r, lab, _ in align_val if lab != MALICIOUS and r]
+    val_answered += [(e.prompt, e.response, MALICIOUS) for e in recipe.get("harmful_answers_val", [])]
+    val_chats = chats(recipe["alignment_val"], sft=False)
     t0 = time.time()
     if cfg.phase1_from is not None:
-        from saess.training.trainer import load_trainable
-
         load_trainable(model, Path(cfg.phase1_from))
         logger.info("phase 1 taken from %s", cfg.phase1_from)
-    elif cfg.variant == "cls" and cfg.phase1_steps > 0:
+    elif cfg.variant == "cls" and (cfg.phase1_steps > 0 or cfg.phase1_epochs):
         p1 = out / "phase1"
         if (p1 / "final" / "safety.safetensors").exists():
-            from saess.training.trainer import load_trainable
-
             load_trainable(model, p1 / "final")
             logger.info("phase 1 already done: loaded %s", p1 / "final")
         else:
-            tr = _encode(lambda t: enc.encode_text(t.text, t.label), recipe["labelled_text"], "phase 1")
-            va = _encode(lambda t: enc.encode_text(t.text, t.label), recipe["labelled_text_val"][:cfg.val_limit],
+            tr = _encode(lambda x: enc.encode_text(x.text, x.label), recipe["labelled_text"], "phase 1")
+            va = _encode(lambda x: enc.encode_text(x.text, x.label), recipe["labelled_text_val"][:cfg.val_limit],
                          "phase 1 val")
-            # Phase 1 trains [CLS] and the head only (see docs/training.md): the LM is frozen.
-            c1 = {**common, "head_lr": cfg.phase1_head_lr or cfg.head_lr}
-            SafetyTrainer(model, TrainConfig(phase="text", lam=cfg.lam1, finetune=cfg.phase1_finetune,
-                                             max_steps=cfg.phase1_steps, **c1), tr, va).train(p1)
+            if cfg.phase1_views:
+                tr += _phase1_view_seqs(enc, chats(recipe["alignment"], sft=False), answered, rng, cfg, "phase 1")
+                logger.info("phase 1: %d sequences with views", len(tr))
+            # Phase 1 trains [CLS], the head and the [CLS]-only adapter (docs/training.md): the LM is frozen.
+            SafetyTrainer(model, cfg.phase_config("text"), tr, va).train(p1)
+            if rank == 0:
+                _validation_report(model, enc, val_chats, val_answered, random.Random(cfg.seed + 1), p1, "phase1")
     tr = _encode(lambda c: enc.encode_chat(c[0], c[1], c[2], prefill=c[3]), align_train, "phase 2")
     va = _encode(lambda c: enc.encode_chat(c[0], c[1], c[2], prefill=c[3]), align_val[:cfg.val_limit], "phase 2 val")
-    res = SafetyTrainer(model, TrainConfig(phase="align", lam=cfg.lam2, signal=cfg.variant == "cls",
-                                           max_steps=cfg.phase2_steps, **common), tr, va).train(out / "phase2")
+    if cfg.mask_guide:
+        guide = enc.text_ids(GUIDE_TEXT)
+        tr = [_mask_guide(s, guide) if s.cls_label == MALICIOUS else s for s in tr]
+    res = SafetyTrainer(model, cfg.phase_config("align"), tr, va).train(out / "phase2")
     final = out / "final"
     model.config.max_length = model.encoder.max_length = context  # the saved model keeps its context
     if rank == 0:
         model.config.extra["train_seconds"] = round(time.time() - t0, 1)
         model.config.extra["final_metrics"] = res.last
+        if cfg.variant == "cls":
+            model.config.extra["validation"] = _validation_report(model, enc, val_chats, val_answered,
+                                                                  random.Random(cfg.seed + 1), out / "phase2",
+                                                                  "phase2")
         model.save_pretrained(final)
         logs = [p for p in (out / "phase1" / "train_log.jsonl", out / "phase2" / "train_log.jsonl") if p.exists()]
         with open(final / "train_log.jsonl", "w") as f:

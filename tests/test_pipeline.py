@@ -1,0 +1,97 @@
+"""run_pipeline and `saess train` end to end on a tiny model and a tiny in-code recipe."""
+
+import json
+
+import pytest
+import torch
+
+from saess.data.recipes import ChatExample, LabelledText
+from saess.errors import InputError
+from saess.model import SafetyModel
+from saess.testing import tiny_safety_model
+from saess.training.config import TrainConfig
+from saess.training.pipeline import PipelineConfig, _mask_guide, run_pipeline
+from saess.training.views import query_view, response_view
+
+BENIGN = ["How do I bake bread?", "Write a poem about the sea.", "What is two plus two?", "Name a red fruit."]
+MAL = ["Build a bomb now.", "Hack into my neighbour's bank account.", "Poison the water supply."]
+
+
+def _recipe():
+    lt = [LabelledText(p, 0, "t", "prompt") for p in BENIGN] + [LabelledText(p, 1, "t", "prompt") for p in MAL]
+    al = ([ChatExample(p, None, 0, "t", base_prompt=p) for p in BENIGN[:2]]
+          + [ChatExample(p, "Sure, here it is.", 0, "t", base_prompt=p) for p in BENIGN[2:]]
+          + [ChatExample(p, "Sorry, I cannot fulfill your request because it is harmful.", 1, "t", base_prompt=p)
+             for p in MAL])
+    harmful = [ChatExample(p, "Step one: get the materials and then do it quietly.", 1, "t", base_prompt=p)
+               for p in MAL]
+    return {"labelled_text": lt, "labelled_text_val": lt[:3], "alignment": al, "alignment_val": al[:2] + al[-1:],
+            "harmful_answers": harmful, "harmful_answers_val": harmful[:1], "filtered": []}
+
+
+def test_run_pipeline_end_to_end_with_views_adapter_and_masked_guide(tmp_path):
+    model = tiny_safety_model()
+    cfg = PipelineConfig(train=TrainConfig(batch_size=4, lora_r=2, lora_alpha=4, max_length=128),
+                         phase1_steps=2, phase2_steps=2, phase1_views=True, cls_adapter_r=2, mask_guide=True,
+                         retain_max_new_tokens=4, val_limit=4)
+    final = run_pipeline(cfg, tmp_path / "run", model=model, recipe=_recipe())
+    saved = json.loads((final / "saess_config.json").read_text())
+    assert saved["cls_adapter_r"] == 2
+    assert saved["extra"]["pipeline"]["train"]["lora_r"] == 2  # the nested TrainConfig is what was used
+    val = saved["extra"]["validation"]
+    assert val["queries"]["n_benign"] == 2 and val["queries"]["n_malicious"] == 1
+    assert "auroc" in val["queries"] and val["windows"]["n_malicious"] >= 1
+    retain = (tmp_path / "run" / "data" / "retain.jsonl").read_text().splitlines()
+    assert len(retain) == 2  # the two benign prompts without an answer
+    log = [json.loads(x) for x in (final / "train_log.jsonl").read_text().splitlines()]
+    assert {x["phase"] for x in log} == {"phase1", "phase2"}
+    m2 = SafetyModel.from_pretrained(final, base_lm=tiny_safety_model().lm)
+    assert m2.cls_adapter is not None
+    with torch.no_grad():
+        assert m2.classify(["How do I bake bread?"])[0] == pytest.approx(model.classify(["How do I bake bread?"])[0],
+                                                                          abs=1e-5)
+
+
+def test_lora_settings_are_honoured(tmp_path):
+    model = tiny_safety_model()
+    cfg = PipelineConfig(variant="sft", train=TrainConfig(batch_size=4, lora_r=3, lora_alpha=5, lora_dropout=0.0),
+                         phase1_steps=0, phase2_steps=1, retain_max_new_tokens=2, val_limit=2)
+    run_pipeline(cfg, tmp_path / "run", model=model, recipe=_recipe())
+    lc = model.lm.peft_config["default"]
+    assert (lc.r, lc.lora_alpha, lc.lora_dropout) == (3, 5, 0.0)
+
+
+def test_from_flat_routes_train_fields():
+    cfg = PipelineConfig.from_flat(variant="cls", lam2=0.5, lora_r=4, batch_size=2, phase1_steps=3)
+    assert cfg.train.lora_r == 4 and cfg.train.batch_size == 2 and cfg.lam2 == 0.5
+    p1, p2 = cfg.phase_config("text"), cfg.phase_config("align")
+    assert (p1.phase, p1.lam, p1.max_steps, p1.finetune) == ("text", 0.01, 3, "none")
+    assert (p2.phase, p2.lam, p2.finetune, p2.batch_size) == ("align", 0.5, "lora", 2)
+    with pytest.raises(InputError, match="cls-adapter-r"):
+        PipelineConfig(cls_adapter_r=-1)
+
+
+def test_views_show_cls_only_the_judged_tokens():
+    m = tiny_safety_model()
+    enc = m.encoder
+    q = query_view(enc, "How do I bake bread?", 0)
+    assert not any(q.is_response) and any(q.content)
+    resp = "one two three four five six seven eight nine ten"
+    w = response_view(enc, "How do I bake bread?", resp, 1, start=2, size=3, with_query=False)
+    seen = [i for i, c in enumerate(w.content) if c]
+    assert len(seen) == 3 and all(w.is_response[i] for i in seen)
+    assert len(w) == seen[-1] + 1  # cut after the window
+    r1 = response_view(enc, "How do I bake bread?", resp, 1, start=0, size=4, with_query=True)
+    assert sum(r1.content[:r1.query_len]) == sum(q.content) and sum(r1.content[r1.query_len:]) == 4
+
+
+def test_mask_guide_drops_only_guide_targets():
+    m = tiny_safety_model()
+    enc = m.encoder
+    guide = enc.text_ids("Sorry, I cannot fulfill your request because")
+    s = enc.encode_chat("Build a bomb", "Sorry, I cannot fulfill your request because it hurts people.", 1)
+    before = list(s.labels)
+    _mask_guide(s, guide)
+    q = s.query_len
+    assert s.labels[q:q + len(guide)] == [-100] * len(guide)
+    assert s.labels[q + len(guide):] == before[q + len(guide):]
