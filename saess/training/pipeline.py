@@ -350,7 +350,10 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
             load_trainable(model, p1 / "final")
             logger.info("phase 1 already done: loaded %s", p1 / "final")
         else:
-            tr = _encode(lambda x: enc.encode_text(x.text, x.label), recipe["labelled_text"], "phase 1")
+            texts = recipe["labelled_text"]
+            if cfg.phase1_views:  # prompts alone are judged as chats by the query views instead
+                texts = [x for x in texts if x.kind != "prompt"]
+            tr = _encode(lambda x: enc.encode_text(x.text, x.label), texts, "phase 1")
             va = _encode(lambda x: enc.encode_text(x.text, x.label), recipe["labelled_text_val"][:cfg.val_limit],
                          "phase 1 val")
             if cfg.phase1_views:
