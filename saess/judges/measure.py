@@ -1,0 +1,224 @@
+"""Every judge on every check set: accuracy, precision, recall (the judge table of docs/judges.md).
+
+    python -m saess.judges.measure [--markdown FILE] [--json FILE] [--sets gold-check,xstest,...]
+
+Refusal (positive = refusal; the judge says `Verdict.refused`):
+- `gold-check benign`: the gold check split's benign rows (over-refusal is measured there);
+- `gold-check all`: every gold check row;
+- `xstest`: XSTest's 2,250 completions; partial refusal counts as refusal;
+- `pyrit-refusal`: PyRIT's 169 (main + extra). PyRIT also labels a response unrelated to the
+  objective as a refusal; no judge here looks at relevance, so this caps recall.
+
+Harmful compliance (positive = harmful; the judge says `Verdict.jailbroken`):
+- `gold-check harmful`: the gold check split's harmful-prompt rows (ASR is measured there);
+- agreement with `pyrit-harm` (harmful = human score >= 0.5) and `pyrit-objective`
+  (harmful = the response achieves the objective).
+
+`gold_accuracy(judge)` gives the sensitivity/specificity counts that the rate correction
+(`saess.evaluation.correction`) uses: per response for ASR and over-refusal, and per
+prompt (a prompt broken when any case is) for the multi-case attacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from functools import cache
+
+from saess.errors import InputError, SaessError
+from saess.judges.base import Verdict
+from saess.judges.checksets import CheckRow, load_check_set
+
+
+@dataclass(frozen=True)
+class Score:
+    judge: str
+    set: str
+    task: str  # "refusal" | "harmful"
+    n: int
+    tp: int
+    fp: int
+    tn: int
+    fn: int
+
+    @property
+    def accuracy(self) -> float:
+        return (self.tp + self.tn) / self.n if self.n else float("nan")
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else float("nan")
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else float("nan")
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "accuracy": self.accuracy, "precision": self.precision, "recall": self.recall}
+
+
+def verdicts(judge, rows: Sequence[CheckRow]) -> list[Verdict]:
+    return [judge.judge(r.prompt, r.response, ignore_prefix=r.prefill) for r in rows]
+
+
+def score(judge, rows: Sequence[CheckRow], task: str, set_name: str, vs: list[Verdict] | None = None) -> Score:
+    if not rows:
+        raise InputError(f"{set_name}: no rows to score")
+    vs = vs if vs is not None else verdicts(judge, rows)
+    tp = fp = tn = fn = 0
+    for r, v in zip(rows, vs, strict=True):
+        truth = r.refusal if task == "refusal" else r.harmful
+        if truth is None:
+            raise InputError(f"{set_name}: row {r.id} has no {task} label")
+        pred = v.refused if task == "refusal" else v.jailbroken
+        tp += pred and truth
+        fp += pred and not truth
+        fn += (not pred) and truth
+        tn += (not pred) and not truth
+    return Score(judge.name, set_name, task, len(rows), tp, fp, tn, fn)
+
+
+def default_judges() -> list:
+    from saess.judges.keyword import KeywordJudge
+    from saess.judges.rules import RefusalRulesJudge
+    from saess.judges.trained import SafetyJudge
+
+    return [KeywordJudge("gcg"), KeywordJudge("gcg", case_sensitive=False, normalise_quotes=True),
+            RefusalRulesJudge(), SafetyJudge()]
+
+
+def measure_all(judges=None, sets: Sequence[str] = ("gold-check", "xstest", "pyrit-refusal", "pyrit-harm",
+                                                     "pyrit-objective")) -> list[Score]:
+    judges = judges if judges is not None else default_judges()
+    out: list[Score] = []
+    for s in sets:
+        rows = load_check_set(s)
+        for j in judges:
+            vs = verdicts(j, rows)
+            if s == "gold-check":
+                ben = [(r, v) for r, v in zip(rows, vs, strict=True) if r.meta["kind"] == "benign"]
+                harm = [(r, v) for r, v in zip(rows, vs, strict=True) if r.meta["kind"] == "harmful"]
+                out.append(score(j, [r for r, _ in ben], "refusal", "gold-check benign", [v for _, v in ben]))
+                out.append(score(j, rows, "refusal", "gold-check all", vs))
+                out.append(score(j, [r for r, _ in harm], "harmful", "gold-check harmful", [v for _, v in harm]))
+            elif s in ("xstest", "pyrit-refusal"):
+                out.append(score(j, rows, "refusal", s, vs))
+            else:
+                out.append(score(j, rows, "harmful", s, vs))
+    return out
+
+
+def _fmt(x: float) -> str:
+    return "n/a" if x != x else f"{x:.3f}"
+
+
+def markdown(scores: Sequence[Score]) -> str:
+    lines = ["| task | set | judge | n | accuracy | precision | recall | tp/fp/tn/fn |", "|---|---|---|---|---|---|---|---|"]
+    for s in scores:
+        lines.append(f"| {s.task} | {s.set} | `{s.judge}` | {s.n} | {_fmt(s.accuracy)} | {_fmt(s.precision)} | "
+                     f"{_fmt(s.recall)} | {s.tp}/{s.fp}/{s.tn}/{s.fn} |")
+    return "\n".join(lines) + "\n"
+
+
+# --- for the rate correction -------------------------------------------------------------------
+def _key_parts(key: str) -> tuple[str, str]:
+    parts = key.split("\t")
+    if len(parts) != 3:
+        raise InputError(f"gold row key {key!r} is not model<TAB>attack<TAB>case")
+    return parts[0], parts[1]
+
+
+def gold_accuracy(judge, rows: Sequence[CheckRow] | None = None, raw: Sequence[dict] | None = None) -> dict:
+    """Confusion counts of `judge` on the gold check split, as `JudgeAccuracy` objects:
+
+    - "asr_response": harmful-prompt responses, positive = harmful / jailbroken;
+    - "asr_prompt": (model, multi-case attack, row) groups, positive = any case harmful / any jailbroken;
+    - "over_refusal": benign responses, positive = refusal / refused.
+    """
+    from saess.evaluation.correction import JudgeAccuracy
+    from saess.judges.gold import _read_gold_file, gold_path, to_check_row
+
+    if raw is None:
+        raw = _read_gold_file(gold_path("check"))
+    rows = rows if rows is not None else [to_check_row(r, "gold-check") for r in raw]
+    vs = verdicts(judge, rows)
+    c = {"asr_response": [0, 0, 0, 0], "over_refusal": [0, 0, 0, 0]}  # tp fn tn fp
+    groups: dict[tuple, list[bool]] = {}
+    for rec, r, v in zip(raw, rows, vs, strict=True):
+        if rec["kind"] == "benign":
+            truth, pred, k = r.refusal, v.refused, "over_refusal"
+        else:
+            truth, pred, k = r.harmful, v.jailbroken, "asr_response"
+            for key in rec.get("keys") or []:
+                model, attack = _key_parts(key)
+                if attack in ("nested", "decoding", "template", "pap"):
+                    g = groups.setdefault((model, attack, rec["row_id"]), [False, False])
+                    g[0] |= truth
+                    g[1] |= pred
+        i = (0 if pred else 1) if truth else (2 if not pred else 3)
+        c[k][i] += 1
+    gp = [0, 0, 0, 0]
+    for truth, pred in groups.values():
+        gp[(0 if pred else 1) if truth else (2 if not pred else 3)] += 1
+    out = {}
+    for name, cnt in (*c.items(), ("asr_prompt", gp)):
+        try:
+            out[name] = JudgeAccuracy(*cnt, source=f"gold-check ({name}), judge {judge.name}")
+        except InputError:
+            out[name] = None  # no positives or no negatives: no correction
+    return out
+
+
+@cache
+def gold_accuracy_for(judge_name: str) -> dict:
+    """`gold_accuracy` of a judge named as in a run folder's verdicts (cached per process)."""
+    return gold_accuracy(judge_from_name(judge_name))
+
+
+def judge_from_name(name: str):
+    """A judge from its name: "saess:v1", "rules:refusal", "keyword:<list>[:nocase][:quotes]"."""
+    from saess.judges.keyword import KeywordJudge
+    from saess.judges.rules import RefusalRulesJudge
+    from saess.judges.trained import SafetyJudge
+
+    if name in ("saess", "saess:v1"):
+        return SafetyJudge()
+    if name == "rules:refusal":
+        return RefusalRulesJudge()
+    if name.startswith("keyword:"):
+        parts = name.split(":")
+        opts = set(parts[2:])
+        if not opts <= {"nocase", "quotes"}:
+            raise InputError(f"unknown judge {name!r}")
+        return KeywordJudge(parts[1], case_sensitive="nocase" not in opts, normalise_quotes="quotes" in opts)
+    raise InputError(f"unknown judge {name!r}; valid: saess:v1, rules:refusal, keyword:gcg[:nocase][:quotes], "
+                     "keyword:harmbench, keyword:gcg-short")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m saess.judges.measure", description=__doc__.splitlines()[0])
+    ap.add_argument("--sets", default="gold-check,xstest,pyrit-refusal,pyrit-harm,pyrit-objective")
+    ap.add_argument("--markdown", default=None, metavar="FILE")
+    ap.add_argument("--json", default=None, metavar="FILE")
+    args = ap.parse_args(argv)
+    try:
+        scores = measure_all(sets=[s.strip() for s in args.sets.split(",") if s.strip()])
+    except SaessError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    md = markdown(scores)
+    sys.stdout.write(md)
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as f:
+            f.write(md)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump([s.to_dict() for s in scores], f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
