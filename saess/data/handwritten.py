@@ -22,7 +22,7 @@ CONTRAST_FIELDS = ("id", "category", "benign", "harmful")
 CONTRAST_NOTE = ("Written for this project by its LLM-assisted authors from category definitions (the "
                  "known over-refusal types: homonyms, figurative language, safe targets, safe contexts, "
                  "definitions, historical events, privacy of public figures, safety questions about medicine, "
-                 "law, security and chemistry), without reading the evaluation sets; it goes through the "
+                 "law, security and chemistry; plain requests), without reading the evaluation sets; it goes through the "
                  "recipe's evaluation-overlap filter like every training source.")
 
 # Benign prompts that contain "dangerous" words, so the classifier cannot learn keywords.
