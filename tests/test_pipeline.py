@@ -95,3 +95,14 @@ def test_mask_guide_drops_only_guide_targets():
     q = s.query_len
     assert s.labels[q:q + len(guide)] == [-100] * len(guide)
     assert s.labels[q + len(guide):] == before[q + len(guide):]
+
+
+def test_train_bench_runs_every_row_on_a_tiny_model():
+    from saess.training.bench import TrainBenchConfig, run_train_bench
+
+    res = run_train_bench(tiny_safety_model, TrainBenchConfig(batch_size=2, steps=1, warmup=1, adapter_r=2,
+                                                               lora_r=2, prompt_words=5, answer_words=5))
+    assert set(res["rows"]) == {"phase1_full", "phase1_two_pass", "phase1_two_pass_adapter", "phase2_lora",
+                                "phase2_lora_adapter"}
+    assert res["rows"]["phase1_full"]["vs_phase1_full"] == 1.0
+    assert all(r["s_per_step"] > 0 for r in res["rows"].values())

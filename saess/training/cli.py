@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
+from saess.model import SafetyModel
+from saess.training.bench import TrainBenchConfig, run_train_bench
 from saess.training.config import TrainConfig
 from saess.training.pipeline import VARIANTS, PipelineConfig, publish, run_pipeline
 from saess.training.trainer import init_distributed, world
 
 logger = logging.getLogger("saess")
-P, T = PipelineConfig, TrainConfig
+P, T, B = PipelineConfig, TrainConfig, TrainBenchConfig
 
 
 def register_training_commands(sub) -> None:
@@ -64,6 +67,14 @@ def register_training_commands(sub) -> None:
                    help="copy the result to saess/artifacts/NAME (default, sft, aug) so --model NAME loads it")
     p.set_defaults(func=cmd_train)
 
+    b = sub.add_parser("bench-train", help="seconds per optimiser step of each training phase (vs phase 1 as before)")
+    b.add_argument("--model", default="base", help="base model to time (default: the embedded one)")
+    b.add_argument("--batch-size", type=int, default=B.batch_size)
+    b.add_argument("--steps", type=int, default=B.steps)
+    b.add_argument("--adapter-r", type=int, default=B.adapter_r)
+    b.add_argument("--out", default=None, help="also write the JSON here")
+    b.set_defaults(func=cmd_bench_train)
+
 
 def config_from_args(args) -> PipelineConfig:
     train = TrainConfig(batch_size=args.batch_size, grad_accum=args.grad_accum, max_length=args.max_length,
@@ -78,6 +89,17 @@ def config_from_args(args) -> PipelineConfig:
                           cls_adapter_alpha=args.cls_adapter_alpha, mask_guide=args.mask_guide,
                           edgy_repeat=args.edgy_repeat, retain_limit=args.retain_limit,
                           retain_max_new_tokens=args.retain_max_new_tokens, val_limit=args.val_limit)
+
+
+def cmd_bench_train(args) -> int:
+    cfg = TrainBenchConfig(batch_size=args.batch_size, steps=args.steps, adapter_r=args.adapter_r)
+    res = run_train_bench(lambda: SafetyModel.from_base(args.model), cfg)
+    text = json.dumps(res, indent=2)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+    print(text)
+    return 0
 
 
 def cmd_train(args) -> int:
