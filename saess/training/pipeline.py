@@ -30,10 +30,10 @@ from saess.data.recipes import RecipeConfig, build_recipe, recipe_stats
 from saess.data.refusals import GUIDE_TEXT, make_refusal
 from saess.data.sources import MALICIOUS
 from saess.errors import InputError
-from saess.evaluation.classifier import auroc
 from saess.generation import SafeGenerator, SamplingConfig, StrategicConfig
 from saess.model import SafetyModel
 from saess.model.tokens import IGNORE, collate
+from saess.stats import auroc
 from saess.training.config import TrainConfig
 from saess.training.trainer import SafetyTrainer, load_trainable, world
 from saess.training.views import query_view, response_views
