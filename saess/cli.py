@@ -160,6 +160,10 @@ from saess.reproduce.cli import register_reproduce_commands  # noqa: E402
 
 _EXTRA_COMMANDS.append(register_reproduce_commands)
 
+from saess.evaluation.judge_cli import register_judge_command  # noqa: E402
+
+_EXTRA_COMMANDS.append(register_judge_command)
+
 
 if __name__ == "__main__":
     sys.exit(main())
