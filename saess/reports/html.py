@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from saess.reports.markdown import ci, pct
+from saess.reports.markdown import ci, corrected, pct
 
 _CSS = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
@@ -18,8 +18,8 @@ def _e(x) -> str:
 
 
 def _table(results: list[dict]) -> str:
-    head = ["model", "attack", "benchmark", "n", "broken", "ASR", "95% CI", "over-refusal", "mean tokens",
-            "tokens/s"]
+    head = ["model", "attack", "benchmark", "n", "broken", "ASR", "95% CI", "corrected ASR [95%]", "over-refusal",
+            "corrected over-refusal [95%]", "mean tokens", "tokens/s"]
     out = ["<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
     for r in results:
         over = "—" if r.get("over_refusal_n") is None else \
@@ -27,7 +27,7 @@ def _table(results: list[dict]) -> str:
         mt = r.get("mean_response_tokens")
         tps = r.get("tokens_per_s")
         cells = [r["model"], r["attack"], r["benchmark"], r["n"], r["successes"], pct(r["asr"]), ci(r["ci95"]),
-                 over, "n/a" if mt is None else f"{mt:.1f}", "n/a" if tps is None else f"{tps:.1f}"]
+                 corrected(r.get("asr_corrected")), over, corrected(r.get("over_refusal_corrected")), "n/a" if mt is None else f"{mt:.1f}", "n/a" if tps is None else f"{tps:.1f}"]
         out.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
     out.append("</table>")
     return "\n".join(out)
@@ -60,6 +60,9 @@ def write_html(path: str | Path, summary: dict, images: list[tuple[str, str]], s
                                              f"reliance {_e(i['reliance'])}, schedule {_e(i['schedule'])}")
             + "</li>" for m, i in models.items()) + "</ul>")
     parts.append(_table(summary["results"]))
+    if summary.get("correction"):
+        parts.append(f"<p class=note>Corrected rates: {_e(summary['correction']['method'])}; judge "
+                     f"<code>{_e(summary['correction']['judge'])}</code> (docs/judges.md).</p>")
     for name, caption in images:
         parts.append(f"<figure><img src=\"{_e(name)}\" alt=\"{_e(caption)}\"><figcaption class=note>"
                      f"{_e(caption)}</figcaption></figure>")

@@ -15,23 +15,31 @@ def _num(x: float | None, fmt: str = ".1f") -> str:
     return "n/a" if x is None else format(x, fmt)
 
 
+def corrected(c: dict | None) -> str:
+    """A corrected rate (saess.evaluation.correction) as "12.3% [4.5, 20.1]", or "—" when there is none."""
+    return "—" if not c or c.get("rate") is None else f"{pct(c['rate'])} {ci(c.get('ci95'))}"
+
+
 def results_table(results: list[dict]) -> str:
-    head = ["model", "attack", "benchmark", "n", "broken", "ASR", "95% CI", "over-refusal", "mean tokens", "tokens/s"]
+    head = ["model", "attack", "benchmark", "n", "broken", "ASR", "95% CI", "corrected ASR [95%]", "over-refusal",
+            "corrected over-refusal [95%]", "mean tokens", "tokens/s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
         over = "—" if r.get("over_refusal_n") is None else \
             f"{pct(r['over_refusal'])} ({r['over_refusal_count']}/{r['over_refusal_n']})"
         lines.append("| " + " | ".join([
             str(r["model"]), str(r["attack"]), str(r["benchmark"]), str(r["n"]), str(r["successes"]),
-            pct(r["asr"]), ci(r["ci95"]), over, _num(r.get("mean_response_tokens")), _num(r.get("tokens_per_s")),
+            pct(r["asr"]), ci(r["ci95"]), corrected(r.get("asr_corrected")), over,
+            corrected(r.get("over_refusal_corrected")), _num(r.get("mean_response_tokens")), _num(r.get("tokens_per_s")),
         ]) + " |")
     return "\n".join(lines)
 
 
 def over_refusal_table(over: dict[str, dict], benign_name: str) -> str:
-    lines = ["| model | benign set | refused | over-refusal | 95% CI |", "|---|---|---|---|---|"]
+    lines = ["| model | benign set | refused | over-refusal | 95% CI | corrected [95%] |", "|---|---|---|---|---|---|"]
     for m, o in over.items():
-        lines.append(f"| {m} | {benign_name} | {o['count']}/{o['n']} | {pct(o['rate'])} | {ci(o['ci95'])} |")
+        lines.append(f"| {m} | {benign_name} | {o['count']}/{o['n']} | {pct(o['rate'])} | {ci(o['ci95'])} | "
+                     f"{corrected(o.get('corrected'))} |")
     return "\n".join(lines)
 
 
@@ -62,6 +70,11 @@ def markdown_summary(summary: dict) -> str:
             cells = ", ".join(f"{k}: {v['jailbroken']}/{v['cases']}" for k, v in r["per_config"].items())
             parts.append(f"- {r['model']} / {r['attack']}: {cells}")
         parts.append("")
+    if summary.get("correction"):
+        c = summary["correction"]
+        acc = ", ".join(f"{k}: Se {v['sensitivity']:.3f}, Sp {v['specificity']:.3f}"
+                        for k, v in (c.get("accuracy") or {}).items() if v)
+        parts += [f"Corrected rates: {c['method']}; judge `{c['judge']}` ({acc}). See docs/judges.md.", ""]
     if summary.get("notes"):
         parts += ["## Notes", ""] + [f"- {n}" for n in summary["notes"]] + [""]
     return "\n".join(parts)
