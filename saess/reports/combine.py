@@ -49,7 +49,16 @@ def command_of(run: dict) -> str | None:
 
 def _cell(r: dict) -> str:
     lo, hi = r["ci95"]
-    return f"{pct(r['asr'])} ({r['successes']}/{r['n']}) [{100 * lo:.1f}–{100 * hi:.1f}]"
+    cell = f"{pct(r['asr'])} ({r['successes']}/{r['n']}) [{100 * lo:.1f}–{100 * hi:.1f}]"
+    return cell + _corr(r.get("asr_corrected"))
+
+
+def _corr(c: dict | None) -> str:
+    """"; corrected X% [lo–hi]" when the run carries a judge-corrected rate (docs/judges.md), else ""."""
+    if not c or c.get("rate") is None:
+        return ""
+    lo, hi = c["ci95"]
+    return f"; corrected {pct(c['rate'])} [{100 * lo:.1f}–{100 * hi:.1f}]"
 
 
 def combine(folders: list[str | Path]) -> tuple[str, list[dict]]:
@@ -83,12 +92,14 @@ def combine(folders: list[str | Path]) -> tuple[str, list[dict]]:
         for m, o in (run["summary"].get("over_refusal") or {}).items():
             if o.get("n"):
                 lo, hi = o["ci95"]
-                txt = f"{pct(o['rate'])} ({o['count']}/{o['n']}) [{100 * lo:.1f}–{100 * hi:.1f}]"
+                txt = f"{pct(o['rate'])} ({o['count']}/{o['n']}) [{100 * lo:.1f}–{100 * hi:.1f}]" + _corr(o.get("corrected"))
                 over.setdefault(m, []).append(txt if len(runs) == 1 else f"{txt} ({name})")
     if over:
         lines.append("| benign | over-refusal | " + " | ".join("; ".join(over.get(m, ["—"])) for m in models) + " |")
     md = ["ASR = prompts broken / prompts (a prompt is broken when any of its cases is judged jailbroken); "
-          "95% Wilson interval in brackets; over-refusal = benign prompts answered with a refusal.", "",
+          "95% Wilson interval in brackets; over-refusal = benign prompts answered with a refusal. \"corrected\": the "
+          "rate corrected for the judge's measured sensitivity and specificity (Rogan-Gladen; interval includes "
+          "their uncertainty; docs/judges.md), where the run folder has it.", "",
           *lines, "", "Run folders and the commands that made them:", ""]
     said: set[str] = set()
     for run in runs:
