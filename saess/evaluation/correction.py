@@ -136,7 +136,7 @@ def add_corrections(summary: dict, judge_name: str | None = None, accuracy: dict
         acc = accuracy.get("asr_prompt" if basis == "prompt" else "asr_response")
         r["asr_corrected"] = _pack(corrected_rate(r["successes"], r["n"], acc), basis) if acc and r["n"] else None
     over_acc = accuracy.get("over_refusal")
-    for m, o in (summary.get("over_refusal") or {}).items():
+    for o in (summary.get("over_refusal") or {}).values():
         o["corrected"] = _pack(corrected_rate(o["count"], o["n"], over_acc), "response") \
             if over_acc and o.get("n") else None
     for r in summary.get("results") or []:
