@@ -138,7 +138,7 @@ class PipelineConfig:
 
 
 def _answer_with_base(model, prompts: list[str], path: Path, max_new_tokens: int, what: str,
-                      batch_size: int = 16) -> dict[str, str]:
+                      batch_size: int = 32) -> dict[str, str]:
     """Greedy answers of the untouched base model to `prompts`; cached (resumable) in `path` (JSONL)."""
     done: dict[str, str] = {}
     if path.exists():
