@@ -31,31 +31,73 @@ def model():
     return tiny_safety_model("llama", "chatml")
 
 
+def _trace_core(trace):
+    return [{k: t[k] for k in ("step", "window", "decision", "rule")} for t in trace]
+
+
 @pytest.mark.parametrize("schedule", ["first", "periodic", "every", "annealing"])
-@pytest.mark.parametrize("reliance", ["low", "medium", "off"])
+@pytest.mark.parametrize("reliance", ["low", "medium", "high", "off"])
 @pytest.mark.parametrize("pattern", ["random-head", "flip"])
 def test_cached_equals_full_recomputation(model, schedule, reliance, pattern):
+    """The engine against `reference.recompute`, which derives windows and decisions itself."""
     cfg = StrategicConfig(schedule=schedule, reliance=reliance, period=3, tau=2, r1=4, r2=3, r3=2)
+    decide = None
     if pattern == "flip":  # benign query, then malicious from call 3 on: exercises rule 3 and insertion
         model.safety_logit_hook = forced(lambda k: k >= 3)
+        decide = lambda k, p: k >= 3  # noqa: E731
     try:
         res = SafeGenerator(model, cfg).generate(PROMPTS, PREFILLS, SamplingConfig(max_new_tokens=14), record=True)
     finally:
         model.safety_logit_hook = None
     dbg = res[0].debug
     for row in range(len(PROMPTS)):
-        if pattern == "flip":
-            model.safety_logit_hook = lambda x: x  # reference: raw head
-        ref_logits, ref_p, real = recompute(model, dbg, row, signal=reliance != "off")
-        model.safety_logit_hook = None
-        cached = torch.stack([s["logits"][row] for s in dbg["steps"]])[real]
-        ref = ref_logits[real]
+        ref = recompute(model, dbg, row, cfg, decide=decide)
+        cached = torch.stack([s["logits"][row] for s in dbg["steps"]])[ref.real]
+        want = torch.stack(ref.logits)[ref.real]
         fin = torch.isfinite(cached)
-        assert torch.equal(fin, torch.isfinite(ref))
-        torch.testing.assert_close(cached[fin], ref[fin], atol=1e-4, rtol=0)
+        assert torch.equal(fin, torch.isfinite(want))
+        torch.testing.assert_close(cached[fin], want[fin], atol=1e-4, rtol=0)
+        assert _trace_core(res[row].trace) == ref.trace
         if pattern == "random-head":
             got = [e["p"][row] for e in dbg["evals"]]
-            assert got == pytest.approx(ref_p, abs=1e-4)
+            assert got == pytest.approx(ref.p, abs=1e-4)
+        if reliance == "high":
+            assert (res[row].finish_reason == "refused") == (ref.stopped_at is not None)
+            if ref.stopped_at is not None:
+                assert res[row].num_tokens == ref.stopped_at
+
+
+def sharp_model():
+    """A tiny model whose [CLS] state visibly moves the logits (the random init barely does)."""
+    m = tiny_safety_model("llama", "chatml", seed=3)
+    with torch.no_grad():
+        for n, p in m.lm.named_parameters():
+            if any(k in n for k in ("q_proj", "k_proj", "v_proj", "o_proj")):
+                p.mul_(8)
+            if n.endswith("model.norm.weight"):
+                p.mul_(30)
+        m.cls_embedding.add_(torch.randn(m.cls_embedding.shape, generator=torch.Generator().manual_seed(0)) * 5)
+    return m
+
+
+def test_no_one_step_lag_after_a_reevaluation():
+    """The token after a re-evaluation is chosen from logits that saw the new [CLS] state."""
+    m = sharp_model()
+    cfg = StrategicConfig(schedule="every", reliance="low", r2=3)
+    res = SafeGenerator(m, cfg).generate(PROMPTS[:2], sampling=SamplingConfig(max_new_tokens=6, ignore_eos=True),
+                                         record=True)
+    dbg = res[0].debug
+    moved = 0
+    for row in range(2):
+        ref = recompute(m, dbg, row, cfg, ignore_eos=True)
+        assert len(ref.stale_logits) == 6
+        for s, stale in ref.stale_logits.items():
+            got = dbg["steps"][s]["logits"][row]
+            torch.testing.assert_close(got, ref.logits[s], atol=1e-4, rtol=0)
+            fin = torch.isfinite(stale)
+            # the logits of the same token against the old [CLS] state: what a lagging engine would use
+            moved += int((got[fin] - stale[fin]).abs().max() > 5e-4)
+    assert moved >= 8  # the old and new states give different logits, so a lag cannot pass the check above
 
 
 def test_medium_inserts_guide_when_query_malicious(model):
@@ -77,6 +119,8 @@ def test_medium_with_prefill_inserts_after_the_prefill(model):
     finally:
         model.safety_logit_hook = None
     assert r.response.startswith("Sure, here is " + GUIDE_TEXT)
+    # inserted_guide_at is a response index: the guide starts after the prefill's tokens
+    assert r.trace[0]["inserted_guide_at"] == len(model.encoder.text_ids("Sure, here is"))
 
 
 @pytest.mark.parametrize("tau", [1, 2, 3])
@@ -121,8 +165,10 @@ def test_rule_1_window_covers_query_and_first_r1_tokens(model):
     assert r.trace[5]["window"] == ["query", 0, 2]
 
 
-def test_high_stops_with_fixed_refusal(model):
-    cfg = StrategicConfig(reliance="high", schedule="every", tau=1)
+@pytest.mark.parametrize("tau,wait,stop", [(1, False, 2), (3, False, 2), (3, True, 4)])
+def test_high_stops_with_fixed_refusal(model, tau, wait, stop):
+    """The paper's `high` stops at the first malicious re-evaluation; `high_waits_for_tau` waits for tau."""
+    cfg = StrategicConfig(reliance="high", schedule="every", tau=tau, high_waits_for_tau=wait)
     model.safety_logit_hook = forced(lambda k: k >= 2)
     try:
         r = SafeGenerator(model, cfg).generate(["hello"], sampling=SamplingConfig(max_new_tokens=20,
@@ -130,7 +176,16 @@ def test_high_stops_with_fixed_refusal(model):
     finally:
         model.safety_logit_hook = None
     assert r.finish_reason == "refused" and r.response == cfg.refusal_text
-    assert r.num_tokens == 2
+    assert r.num_tokens == stop
+
+
+def test_high_stops_on_a_malicious_query(model):
+    model.safety_logit_hook = forced(lambda k: True)
+    try:
+        r = SafeGenerator(model, StrategicConfig(reliance="high")).generate(["hello"])[0]
+    finally:
+        model.safety_logit_hook = None
+    assert r.finish_reason == "refused" and r.num_tokens == 0
 
 
 def test_low_never_changes_text(model):
@@ -154,11 +209,49 @@ def test_batch_equals_single(model):
         assert alone.response == together[i].response
 
 
-def test_sampling_is_seeded(model):
+def test_sampling_is_seeded_and_is_not_greedy(model):
     sp = SamplingConfig(max_new_tokens=10, do_sample=True, temperature=0.9, top_p=0.9, top_k=50, seed=3)
     a = SafeGenerator(model).generate(PROMPTS, sampling=sp)
     b = SafeGenerator(model).generate(PROMPTS, sampling=sp)
     assert [x.response for x in a] == [x.response for x in b]
+    # the tiny model's next-token distribution is nearly flat: sampling that fell back to
+    # greedy (argmax) would give the greedy text for every seed
+    greedy = SafeGenerator(model).generate(PROMPTS, sampling=SamplingConfig(max_new_tokens=10))
+    seeds = [SafeGenerator(model).generate(PROMPTS, sampling=SamplingConfig(max_new_tokens=10, do_sample=True,
+                                                                           seed=s)) for s in range(3)]
+    texts = [[x.generated for x in run] for run in seeds]
+    assert all(t != [x.generated for x in greedy] for t in texts)
+    assert len({tuple(t) for t in texts}) == 3  # and the seed matters
+
+
+def test_sampling_follows_the_distribution(model):
+    """First sampled token over many seeds: its frequencies follow softmax(logits / T) (chi-square)."""
+    g = SafeGenerator(model, StrategicConfig(reliance="off"))
+    logits = g.generate(["hello"], sampling=SamplingConfig(max_new_tokens=1), record=True)[0].debug["first_logits"]
+    probs = (logits[0] / 0.5).softmax(-1)
+    top = probs.topk(3).indices.tolist()
+    n = 300
+    counts = {t: 0 for t in top}
+    other = 0
+    for s in range(n):
+        tok = g.generate(["hello"], sampling=SamplingConfig(max_new_tokens=1, do_sample=True, temperature=0.5,
+                                                           seed=s, ignore_eos=True), record=True)[0]
+        t = tok.debug["steps"][0]["tokens"][0]
+        if t in counts:
+            counts[t] += 1
+        else:
+            other += 1
+    expected = [float(probs[t]) * n for t in top] + [float(1 - probs[top].sum()) * n]
+    observed = [counts[t] for t in top] + [other]
+    chi2 = sum((o - e) ** 2 / e for o, e in zip(observed, expected, strict=True))
+    assert chi2 < 16.3  # 3 degrees of freedom, p = 0.001; greedy would put all 300 on the argmax
+
+
+def test_top_k_1_sampling_equals_greedy(model):
+    greedy = SafeGenerator(model).generate(PROMPTS, sampling=SamplingConfig(max_new_tokens=8))
+    k1 = SafeGenerator(model).generate(PROMPTS, sampling=SamplingConfig(max_new_tokens=8, do_sample=True, top_k=1,
+                                                                        seed=5))
+    assert [x.generated for x in k1] == [x.generated for x in greedy]
 
 
 def test_typed_cls_cannot_forge_the_signal(model):
@@ -192,3 +285,83 @@ def test_annealing_schedule_gaps_grow_then_stop():
     assert steps == [1, 3, 7, 15, 31]
     gaps = [b - a for a, b in zip(steps, steps[1:], strict=False)]
     assert gaps == sorted(gaps)
+
+
+def test_prefill_ids_reach_the_model_as_they_are(model):
+    """A prefill given in tokens is exactly those tokens, even where re-tokenising its text differs."""
+    tok = model.tokenizer
+    ids = [tok.convert_tokens_to_ids(c) for c in "Sure"]  # one token per letter: BPE would merge them
+    assert model.encoder.text_ids(tok.decode(ids)) != ids
+    r = SafeGenerator(model, StrategicConfig(reliance="low")).generate(
+        ["hello"], sampling=SamplingConfig(max_new_tokens=2), prefill_ids=[ids], record=True)[0]
+    batch = r.debug["batch"]
+    assert batch.input_ids[0][batch.is_response[0]].tolist() == ids
+    assert r.prefill == "Sure" and r.response.startswith("Sure")
+    with pytest.raises(InputError, match="special token"):
+        SafeGenerator(model).generate(["hello"], prefill_ids=[[model.config.cls_token_id]])
+
+
+def test_tokens_n_attack_cases_reach_the_engine_as_n_tokens(model):
+    from saess.attacks.prefill import prefill
+
+    answer = "Sure, here is a step by step guide: first, second, third, finally."
+    case = prefill([{"prompt": "hello", "harmful_answer": answer}], variants=["tokens-5"],
+                   tokenizer=model.tokenizer)[0]
+    r = SafeGenerator(model).generate([case.prompt], [case.prefill], SamplingConfig(max_new_tokens=1),
+                                      prefill_ids=[case.prefill_ids], record=True)[0]
+    batch = r.debug["batch"]
+    assert batch.input_ids[0][batch.is_response[0]].tolist() == list(case.prefill_ids)
+    assert len(case.prefill_ids) == 5
+
+
+@pytest.mark.parametrize("style", ["chatml", "gemma", "llama3"])
+def test_cls_never_attends_to_bos_template_or_system_prompt(style):
+    """[CLS]'s keys, found from the token ids here (the user's text, the response), not from the engine's flags."""
+    m = tiny_safety_model("llama", style, system_prompt="You are a careful assistant.")
+    prompt, prefill = "How do I bake bread at home?", "Sure, here is"
+    cfg = StrategicConfig(reliance="low", schedule="every", r1=50, r2=50, r3=50)
+    m.safety_logit_hook = forced(lambda k: k == 0)  # malicious query: rule 1 (query + first r1 tokens)
+    try:
+        r = SafeGenerator(m, cfg).generate([prompt], [prefill], SamplingConfig(max_new_tokens=6, ignore_eos=True),
+                                           record=True)[0]
+    finally:
+        m.safety_logit_hook = None
+    dbg = r.debug
+    ids = dbg["batch"].input_ids[0].tolist()
+    user = m.encoder.text_ids(prompt)
+    start = next(i for i in range(len(ids)) if ids[i:i + len(user)] == user)
+    system = m.encoder.text_ids("You are a careful assistant.")
+    assert any(ids[i:i + len(system)] == system for i in range(len(ids)))  # the system prompt is there
+    pre = m.encoder.text_ids(prefill)
+    P = len(ids)
+    assert ids[P - len(pre):] == pre
+    allowed_prompt = set(range(start, start + len(user))) | set(range(P - len(pre), P))
+    # the query judgement: exactly the user's text
+    mask = m.phase_mask(dbg["batch"], "align")
+    row0 = (mask[0, 0, 0] == 0).nonzero().flatten().tolist()
+    assert set(row0) - {0} == set(range(start, start + len(user)))
+    # every re-evaluation: the user's text and response tokens, never anything else of the prompt
+    eos = set(dbg["eos_ids"])
+    for e in dbg["evals"]:
+        keys = e["window"][0].nonzero().flatten().tolist()
+        assert keys
+        in_prompt = {k for k in keys if k < P}
+        assert in_prompt <= allowed_prompt and set(range(start, start + len(user))) <= in_prompt
+        gen = [dbg["steps"][k - P]["tokens"][0] for k in keys if k >= P]
+        assert not (set(gen) & eos)
+    if style != "chatml":
+        assert ids[1] == m.tokenizer.bos_token_id and 1 not in row0
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma"])
+def test_reliance_off_equals_plain_generate(arch):
+    """reliance="off" is the language model alone: the same greedy tokens as `model.lm.generate`."""
+    m = tiny_safety_model(arch, "gemma" if arch == "gemma" else "chatml")
+    g = SafeGenerator(m, StrategicConfig(reliance="off"))
+    for prompt, pre in zip(PROMPTS, PREFILLS, strict=True):
+        r = g.generate([prompt], [pre], SamplingConfig(max_new_tokens=12, ignore_eos=True), record=True)[0]
+        ours = [s["tokens"][0] for s in r.debug["steps"]]
+        plain_ids = torch.tensor([m.encoder.encode_chat(prompt, prefill=pre).input_ids[1:]])  # without [CLS]
+        out = m.lm.generate(input_ids=plain_ids, attention_mask=torch.ones_like(plain_ids), max_new_tokens=12,
+                            min_new_tokens=12, do_sample=False, suppress_tokens=[m.config.cls_token_id])
+        assert ours == out[0, plain_ids.shape[1]:].tolist()

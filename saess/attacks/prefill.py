@@ -7,7 +7,9 @@ Variants:
 - "tokens-N" (N in 5, 10, 20, 40 by default): the first N tokens of the row's
   `harmful_answer` under the given tokenizer (Qi et al. 2024's harmful-prefix attack);
   rows without an answer, or with an answer shorter than N tokens, are skipped and counted.
-  The case carries `prefill_ids` (exactly N ids) and `prefill` (their decoded text).
+  The case carries `prefill_ids` (exactly N ids) and `prefill` (their decoded text); the
+  engine is given the ids (`SafeGenerator.generate(..., prefill_ids=...)`), so the model
+  sees exactly those N tokens, not a re-tokenisation of the decoded text.
 All cases are greedy. Judge with `ignore_prefix=case.prefill`.
 """
 
@@ -35,8 +37,12 @@ def _parse_variant(v: str) -> int | None:
 
 
 def answer_prefix_ids(tokenizer: Any, answer: str, n: int) -> list[int] | None:
-    """The first n token ids of `answer` (no special tokens), or None if it is shorter."""
-    ids = list(tokenizer.encode(answer.strip(), add_special_tokens=False))
+    """The first n token ids of `answer`, or None if it is shorter.
+
+    Tokenised like any user or model text in saess (`ChatEncoder.text_ids`): no BOS, and a
+    special-token string inside the answer ("<|im_end|>") stays ordinary text.
+    """
+    ids = list(tokenizer(answer.strip(), add_special_tokens=False, split_special_tokens=True).input_ids)
     return ids[:n] if len(ids) >= n else None
 
 

@@ -1,4 +1,4 @@
-"""Configs of strategic attention / strategic decoding (METHOD.md sections 4-6) and sampling."""
+"""Configs of strategic attention / strategic decoding (docs/method.md sections 4-6) and sampling."""
 
 from __future__ import annotations
 
@@ -20,8 +20,11 @@ class StrategicConfig:
     reliance: "low" (prediction ignored; only the attention path acts), "medium" (insert
         `guide_text` when the query is malicious, or after `tau` consecutive malicious
         re-evaluations, then let the model explain), "high" (stop with `refusal_text` the
-        moment the head says malicious), "off" (no token attends to `[CLS]`: the plain
-        language model, used for baselines without a trained signal).
+        moment the head says malicious, as in the paper), "off" (no token attends to
+        `[CLS]`: the plain language model, used for baselines without a trained signal).
+    high_waits_for_tau: under "high", a benign-started row stops only after `tau`
+        consecutive malicious re-evaluations (like "medium" inserts), not at the first.
+        Not the paper's behaviour; off by default.
     schedule: when `[CLS]` is re-evaluated, counted in generated tokens: "first" (only on
         the query), "periodic" (every `period` tokens), "every" (every token), "annealing"
         (gaps that start at `anneal_first_gap` and grow by `anneal_growth` until the step
@@ -41,6 +44,7 @@ class StrategicConfig:
     r2: int = 10
     r3: int = 10
     tau: int = 2
+    high_waits_for_tau: bool = False
     threshold: float | None = None  # None: the model's own (its saess_config.json; 0.5 unless calibrated)
     guide_text: str = GUIDE_TEXT
     refusal_text: str = REFUSAL_TEXT
@@ -56,6 +60,8 @@ class StrategicConfig:
                 raise InputError(f"{name} must be an integer in [1, 4096], got {v!r}")
         if not isinstance(self.tau, int) or not 1 <= self.tau <= 16:
             raise InputError(f"tau must be an integer in [1, 16], got {self.tau!r}")
+        if not isinstance(self.high_waits_for_tau, bool):
+            raise InputError(f"high_waits_for_tau must be true or false, got {self.high_waits_for_tau!r}")
         if self.period < 1:
             raise InputError(f"period must be >= 1, got {self.period}")
         if self.threshold is not None and not 0.0 < self.threshold < 1.0:

@@ -5,11 +5,14 @@ One decode loop over a KV cache whose slot 0 always holds `[CLS]`:
 - The prompt pass encodes `[CLS] PAD.. query (prefill)` with the alignment mask:
   `[CLS]` judges the query; prefill tokens (the attacker's assistant-turn start) are
   response tokens, so they attend to `[CLS]` and are inside later windows.
-- Each decode step feeds the new token; on a re-evaluation step it also feeds one
-  `[CLS]` position (position id 0) in the same forward pass. That row attends only to
-  the window chosen by rules 1-4 (and itself). Its K/V then replace slot 0 of every
-  layer and the extra slot is dropped, so later tokens attend to the updated state.
-  Cost of a re-evaluation: one extra position against the cache, nothing recomputed.
+- Each decode step feeds the new token; on a re-evaluation step it also feeds, in the
+  same forward pass, one `[CLS]` position (position id 0) that attends only to the
+  window chosen by rules 1-4 (and itself), and a second copy of the new token (same
+  position id) that attends to the *new* `[CLS]` instead of the old one. The next token
+  is chosen from that copy's logits, so it already sees the re-evaluated state (no
+  one-step lag). Then the `[CLS]` K/V replace slot 0 of every layer and both extra slots
+  are dropped (the token keeps the K/V of its first copy). Cost of a re-evaluation: two
+  extra query positions against the cache, nothing recomputed.
 - The state machine per row (rules 1-3 and `reliance`/`tau`) runs on the host on B
   floats per re-evaluation.
 
@@ -21,6 +24,7 @@ tests check that both agree.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -29,10 +33,11 @@ from saess.errors import InputError
 from saess.generation.config import SamplingConfig, StrategicConfig
 from saess.model.masks import bool_to_float_mask
 from saess.model.tokens import collate
+from saess.model.window import check_sliding_window, unevicting_cache
 
 logger = logging.getLogger(__name__)
 
-# Row states of the rules in METHOD.md section 4.
+# Row states of the rules in docs/method.md section 4.
 MAL_INIT, BENIGN, SUSPECT, REFUSING, STOPPED = "malicious-query", "benign", "suspect", "refusing", "stopped"
 
 
@@ -73,6 +78,7 @@ class SafeGenerator:
 
     def __init__(self, model, strategic: StrategicConfig | None = None):
         self.model = model
+        check_sliding_window(model.lm, model.config.max_length)
         self.cfg = (strategic or StrategicConfig()).for_model(model)
         tok = model.tokenizer
         self.tok = tok
@@ -88,14 +94,24 @@ class SafeGenerator:
 
     # ------------------------------------------------------------------------------------
     def generate(self, prompts: list[str], prefills: list[str | None] | None = None,
-                 sampling: SamplingConfig | None = None, record: bool = False) -> list[GenerationResult]:
+                 sampling: SamplingConfig | None = None, record: bool = False,
+                 prefill_ids: list[Sequence[int] | None] | None = None) -> list[GenerationResult]:
+        """One left-padded batch. `prefill_ids[i]`, when given, are the exact token ids the
+        assistant turn starts with (a prefill defined in tokens); they replace the
+        tokenisation of `prefills[i]`, which then is only the text reported (decoded from
+        the ids when None)."""
         sp = sampling or SamplingConfig()
         cfg = self.cfg
         m = self.model
-        prefills = prefills or [None] * len(prompts)
-        if len(prefills) != len(prompts):
-            raise InputError("prefills and prompts differ in length")
-        seqs = [m.encoder.encode_chat(p, prefill=f or None) for p, f in zip(prompts, prefills, strict=True)]
+        prefills = list(prefills or [None] * len(prompts))
+        prefill_ids = list(prefill_ids or [None] * len(prompts))
+        if len(prefills) != len(prompts) or len(prefill_ids) != len(prompts):
+            raise InputError("prefills, prefill_ids and prompts differ in length")
+        for i, ids in enumerate(prefill_ids):
+            if ids is not None and prefills[i] is None:
+                prefills[i] = self.tok.decode(list(ids))
+        seqs = [m.encoder.encode_chat(p, prefill=f or None, prefill_ids=ids)
+                for p, f, ids in zip(prompts, prefills, prefill_ids, strict=True)]
         longest = max(len(s) for s in seqs) + sp.max_new_tokens  # forced guide tokens count as new tokens
         if longest > m.config.max_length:
             raise InputError(f"prompt, prefill and max_new_tokens ({longest} tokens) exceed the context "
@@ -117,8 +133,8 @@ class SafeGenerator:
         # --- prompt pass ---
         mask = m.phase_mask(batch, "align", signal=signal)
         with torch.no_grad():
-            logits, hidden, cache = m.run(batch.input_ids, batch.position_ids, mask, use_cache=True,
-                                          logits_to_keep=1)
+            logits, hidden, cache = m.run(batch.input_ids, batch.position_ids, mask, cache=unevicting_cache(),
+                                          use_cache=True, logits_to_keep=1)
             p0 = m.head(hidden[:, 0]).float().softmax(-1)[:, 1].tolist()
         next_logits = logits[:, -1].float()
         next_pos = batch.position_ids[:, -1] + 1
@@ -180,12 +196,19 @@ class SafeGenerator:
             tok_row[:, 0] = signal
             tok_row[:, -1] = True
             if evaluate:
+                # three query rows: the token (old [CLS]), the new [CLS] (its window), the token
+                # again (new [CLS] instead of old; itself instead of its first copy)
                 window = self._window(rows, is_query_content, content & valid, resp_idx)
                 window[:, 0] = False  # the old [CLS] state is not a key of the new one
-                allowed = torch.stack([torch.cat([tok_row, torch.zeros(B, 1, dtype=torch.bool, device=dev)], 1),
-                                       torch.cat([window, torch.ones(B, 1, dtype=torch.bool, device=dev)], 1)], 1)
-                ids = torch.cat([tok_t, torch.full_like(tok_t, cls_id)], 1)
-                pos = torch.stack([next_pos, torch.zeros_like(next_pos)], 1)
+                dup_row = tok_row.clone()
+                dup_row[:, 0] = False
+                dup_row[:, -1] = False
+                no, yes = (torch.full((B, 1), v, dtype=torch.bool, device=dev) for v in (False, True))
+                allowed = torch.stack([torch.cat([tok_row, no, no], 1),
+                                       torch.cat([window, yes, no], 1),
+                                       torch.cat([dup_row, yes if signal else no, yes], 1)], 1)
+                ids = torch.cat([tok_t, torch.full_like(tok_t, cls_id), tok_t], 1)
+                pos = torch.stack([next_pos, torch.zeros_like(next_pos), next_pos], 1)
                 cls_mask = torch.zeros_like(ids, dtype=torch.bool)
                 cls_mask[:, 1] = True
             else:
@@ -194,7 +217,7 @@ class SafeGenerator:
             step_mask = bool_to_float_mask(allowed[:, None], m.dtype)
             with torch.no_grad():
                 logits, hidden, cache = m.run(ids, pos, step_mask, cache=cache, use_cache=True, cls_mask=cls_mask)
-            next_logits = logits[:, 0].float()
+            next_logits = logits[:, -1].float()  # the token's copy that saw the new [CLS], if any
             if cls_id < V:
                 next_logits[:, cls_id] = float("-inf")
             next_pos = next_pos + tv[:, 0].long()
@@ -203,7 +226,7 @@ class SafeGenerator:
             if evaluate:
                 with torch.no_grad():
                     p = m.head(hidden[:, 1]).float().softmax(-1)[:, 1].tolist()
-                _replace_cls_slot(cache)
+                _replace_cls_slot(cache, src=-2, drop=2)
                 if record:
                     dbg["evals"].append({"step": step, "window": window.clone(), "p": p, "K": K})
                 self._update_rows(rows, p, step, window, resp_idx)
@@ -220,6 +243,7 @@ class SafeGenerator:
                                             p0[b], r.trace, debug=None))
         if record:
             dbg["batch"] = batch
+            dbg["eos_ids"] = list(self.eos_ids)
             for res in results:
                 res.debug = dbg
         return results
@@ -274,6 +298,8 @@ class SafeGenerator:
                 continue
             if r.state == BENIGN and mal:
                 r.state, r.S, r.count = SUSPECT, r.n - 1, 1
+                if cfg.reliance == "high" and not cfg.high_waits_for_tau:  # the paper: stop at once
+                    r.state, r.done, r.finish = STOPPED, True, "refused"
             elif r.state == SUSPECT:
                 if mal:
                     r.count += 1
@@ -294,12 +320,12 @@ def _is_in(t: torch.Tensor, ids: list[int]) -> torch.Tensor:
     return torch.isin(t, torch.tensor(ids, device=t.device)) if ids else torch.zeros_like(t, dtype=torch.bool)
 
 
-def _replace_cls_slot(cache) -> None:
-    """Move the K/V of the just-evaluated `[CLS]` (last slot) into slot 0 and drop the last slot."""
+def _replace_cls_slot(cache, src: int = -1, drop: int = 1) -> None:
+    """Move the K/V of the just-evaluated `[CLS]` (slot `src`, from the end) into slot 0 and drop the last `drop` slots."""
     for layer in cache.layers:
         for name in ("keys", "values"):
             t = getattr(layer, name)
-            t[:, :, 0] = t[:, :, -1]
-            setattr(layer, name, t[:, :, :-1])
+            t[:, :, 0] = t[:, :, src]
+            setattr(layer, name, t[:, :, :-drop])
         if hasattr(layer, "cumulative_length"):
-            layer.cumulative_length -= 1
+            layer.cumulative_length -= drop

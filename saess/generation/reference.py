@@ -1,88 +1,201 @@
 """The cache-free definition of strategic attention, for parity tests and for reading.
 
 `recompute` rebuilds one row of a recorded `SafeGenerator.generate(record=True)` call
-as a single sequence in which every re-evaluation is an explicit `[CLS]` position
-(position id 0) placed right after the token it followed, with an explicit 4D mask:
+from what is given, not from what the engine decided: the prompt (the recorded batch
+row) and the tokens the row wrote (the recorded tokens, forced guide tokens included).
+Everything else is derived here again, written the way docs/method.md states it:
 
-- prompt tokens: the alignment-phase mask (`[CLS]` judges query content; only response
-  tokens, i.e. the prefill, attend to it);
-- generated tokens: causal over all earlier non-`[CLS]` tokens, plus the *latest*
-  `[CLS]` state before them;
-- the re-evaluated `[CLS]` at step s: its window (rules 1-4) and itself.
+- when `[CLS]` is re-evaluated (`StrategicConfig.evaluates_at`);
+- its window at each re-evaluation, from rules 1-4 and the row's state, which follows
+  this function's *own* decisions (`decide(k, p)`; by default p >= threshold);
+- the logits of every step, from one forward pass without a KV cache over a sequence in
+  which every re-evaluation is explicit: after the token of step s come a `[CLS]`
+  position (position id 0) and a second copy of that token (same position id), so
 
-One forward pass without a KV cache then gives what the cached loop should have given.
+  - prompt tokens: the alignment-phase mask (`[CLS]` judges query content; only
+    response tokens, i.e. the prefill, attend to it);
+  - the token of step s: causal over all earlier tokens (no `[CLS]` and no second
+    copies), plus the latest `[CLS]` state before it;
+  - the re-evaluated `[CLS]` at step s: its window and itself;
+  - the second copy of token s: the same as token s, but with the new `[CLS]` state in
+    place of the old one and itself in place of token s. The next token is predicted
+    from it (the engine must not lag one step behind a re-evaluation).
+
+Decisions depend on `p`, and `p` on earlier decisions, so the function runs one forward
+pass per re-evaluation over the sequence so far (every row of the mask looks only at
+earlier positions or at its window, so a prefix pass gives the same values), then one
+over the whole sequence.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
 import torch
 
+from saess.generation.config import StrategicConfig
 from saess.model.masks import bool_to_float_mask, build_cls_mask
 
 
+@dataclass
+class Reference:
+    logits: list[torch.Tensor]  # per step: the next-token logits after it [V] (`[CLS]` excluded)
+    stale_logits: dict[int, torch.Tensor]  # per re-evaluation step: the token's logits against the *old* [CLS]
+    p: list[float]  # P(malicious) per re-evaluation, raw head
+    trace: list[dict] = field(default_factory=list)  # step, rule, window ("query" and response indices), decision
+    real: list[int] = field(default_factory=list)  # indices of steps whose token was a real token of this row
+    stopped_at: int | None = None  # under "high": the step after which the row stops
+
+
 @torch.no_grad()
-def recompute(model, debug: dict, row: int, signal: bool = True) -> tuple[torch.Tensor, list[float], list[int]]:
-    """Returns (next-token logits per step [S, V], p_malicious per re-evaluation, steps whose token was real)."""
+def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
+              decide: Callable[[int, float], bool] | None = None, ignore_eos: bool = False) -> Reference:
+    """Recompute row `row` of a recorded generation (see the module docstring).
+
+    ignore_eos: the sampling setting of the call (an EOS token ends the row unless set).
+    decide(k, p): whether re-evaluation k (0 = the query judgement) says malicious;
+        default p >= cfg.threshold (resolved for the model).
+    """
+    cfg = cfg.for_model(model)
+    decide = decide or (lambda _k, p: p >= cfg.threshold)
+    signal = cfg.reliance != "off"
     batch = debug["batch"]
-    dev = model.device
+    eos = set(debug["eos_ids"])
+    cls_id = model.config.cls_token_id
     P = batch.input_ids.shape[1]
-    ids = batch.input_ids[row].tolist()
-    pos = batch.position_ids[row].tolist()
+    b = row
+
+    # --- the prompt, as encoded ---
+    ids = batch.input_ids[b].tolist()
+    pos = batch.position_ids[b].tolist()
+    valid = batch.valid[b].tolist()
     is_cls = [True] + [False] * (P - 1)
-    slot_to_ext = list(range(P))  # cache slot -> index in the extended sequence
-    valid0 = batch.valid[row]
-    prompt_allowed = build_cls_mask(batch.valid[row:row + 1], (batch.content & ~batch.is_response)[row:row + 1],
-                                    batch.is_response[row:row + 1] if signal else torch.zeros_like(valid0)[None],
+    query_content = [i for i in range(P) if batch.valid[b, i] and batch.content[b, i] and not batch.is_response[b, i]]
+    # response tokens: (extended index, is content), in order; the prefill first
+    response = [(i, bool(batch.content[b, i])) for i in range(P) if batch.valid[b, i] and batch.is_response[b, i]]
+    prompt_allowed = build_cls_mask(batch.valid[b:b + 1], (batch.content & ~batch.is_response)[b:b + 1],
+                                    batch.is_response[b:b + 1] if signal else torch.zeros_like(batch.valid[b:b + 1]),
                                     dtype=torch.float32)[0, 0] == 0
-    ext_valid = valid0.tolist()
-    token_ext, cls_ext = [], []
+    rows: list[tuple[str, int, object]] = []  # rows after the prompt: (kind, index, keys or latest [CLS])
+
+    def run(upto: int):
+        N = len(ids)
+        allowed = torch.zeros(N, N, dtype=torch.bool)
+        allowed[:P, :P] = prompt_allowed.cpu()
+        for kind, i, data in rows:
+            if i >= upto:
+                break
+            allowed[i, i] = True
+            if kind == "cls":
+                allowed[i, data] = True
+                continue
+            earlier = [j for j in range(i) if valid[j] and not is_cls[j] and j not in copies]
+            if kind == "copy":
+                earlier = [j for j in earlier if j != i - 2]  # not its first copy
+            allowed[i, earlier] = True
+            if signal:
+                allowed[i, data] = True
+        n = upto
+        mask = bool_to_float_mask(allowed[None, None, :n, :n], model.dtype).to(model.device)
+        out = model.run(torch.tensor([ids[:n]], device=model.device), torch.tensor([pos[:n]], device=model.device),
+                        mask, cls_mask=torch.tensor([is_cls[:n]], device=model.device))
+        return out[0], out[1]
+
+    def head_p(hidden) -> float:
+        hook, model.safety_logit_hook = model.safety_logit_hook, None
+        try:
+            return float(model.head(hidden[None]).float().softmax(-1)[0, 1])
+        finally:
+            model.safety_logit_hook = hook
+
+    copies: set[int] = set()
+    _, hidden = run(P)
+    p0 = head_p(hidden[0, 0])
+    k = 0
+    malicious_query = decide(0, p0)
+    state = "rule1" if malicious_query and signal else "rule2"
+    S, count, acted, stopped = -1, 0, False, False
+    ref = Reference([], {}, [], [{"step": 0, "window": "query", "decision": "malicious" if malicious_query
+                                  else "benign", "rule": 1 if malicious_query else 2}])
+    if signal and malicious_query and cfg.reliance == "high":
+        stopped, ref.stopped_at = True, 0
     latest_cls = 0
-    evals = {e["step"]: e for e in debug["evals"]}
-    next_pos = int(batch.position_ids[row, -1]) + 1
-    specs = []  # (kind, data) for rows after the prompt
+    finished = False
+    token_rows: list[int] = []  # per step: the index of the row whose logits predict the next token
+    stale: dict[int, int] = {}
+    next_pos = int(batch.position_ids[b, -1]) + 1
     for s, st in enumerate(debug["steps"], start=1):
-        t = st["tokens"][row]
-        tok_valid = st["valid"][row]
+        t, real = st["tokens"][b], st["valid"][b]
         ids.append(t)
         pos.append(next_pos)
+        valid.append(real)
         is_cls.append(False)
         i = len(ids) - 1
-        slot_to_ext.append(i)
-        token_ext.append(i)
-        specs.append(("tok", i, latest_cls))
-        ext_valid.append(tok_valid)
-        next_pos += 1
-        if s in evals:
-            w = evals[s]["window"][row]
-            keys = [slot_to_ext[k] for k in torch.nonzero(w).flatten().tolist()]
-            ids.append(model.config.cls_token_id)
-            pos.append(0)
-            is_cls.append(True)
-            j = len(ids) - 1
-            cls_ext.append(j)
-            specs.append(("cls", j, keys))
-            ext_valid.append(True)
-            latest_cls = j
-    N = len(ids)
-    allowed = torch.zeros(N, N, dtype=torch.bool)
-    allowed[:P, :P] = prompt_allowed.cpu()
-    non_cls_valid = torch.tensor([v and not c for v, c in zip(ext_valid, is_cls, strict=True)])
-    for kind, i, data in specs:
-        if kind == "tok":
-            allowed[i, :i] = non_cls_valid[:i]
-            allowed[i, i] = True
-            allowed[i, data] = signal
+        rows.append(("tok", i, latest_cls))
+        token_rows.append(i)
+        if real:
+            ref.real.append(s - 1)
+            response.append((i, t not in eos))
+            next_pos += 1
+            finished = t in eos and not ignore_eos
+        if not (signal and cfg.evaluates_at(s)):
+            continue
+        # --- the window, rules 1-4, counted in response tokens (index 0 = first prefill token) ---
+        n = len(response)
+        if state == "rule1":
+            lo, hi, keys = 0, cfg.r1 - 1, list(query_content)
+        elif state == "rule2":
+            lo, hi, keys = n - cfg.r2, n - 1, []
         else:
-            allowed[i, data] = True
-            allowed[i, i] = True
-    mask = bool_to_float_mask(allowed[None, None], model.dtype).to(dev)
-    ids_t = torch.tensor([ids], device=dev)
-    cls_mask = torch.tensor([is_cls], device=dev)
-    logits, hidden, _ = model.run(ids_t, torch.tensor([pos], device=dev), mask, cls_mask=cls_mask)
-    step_logits = logits[0, token_ext].float()
-    cid = model.config.cls_token_id
-    if cid < step_logits.shape[-1]:
-        step_logits[:, cid] = float("-inf")
-    p = model.head(hidden[0, cls_ext]).float().softmax(-1)[:, 1].tolist()
-    real = [k for k, st in enumerate(debug["steps"]) if st["valid"][row]]
-    return step_logits, p, real
+            lo, hi, keys = S - cfg.r2, S + cfg.r3, []
+        picked = [r for r, (j, content) in enumerate(response) if lo <= r <= hi and content]
+        keys += [response[r][0] for r in picked]  # rule 4: content only (no PAD, BOS, template, EOS)
+        ids.append(cls_id)
+        pos.append(0)
+        valid.append(True)
+        is_cls.append(True)
+        j = len(ids) - 1
+        rows.append(("cls", j, keys))
+        ids.append(t)
+        pos.append(pos[i])
+        valid.append(real)
+        is_cls.append(False)
+        c = len(ids) - 1
+        rows.append(("copy", c, j))
+        copies.add(c)  # later tokens see the first copy of token s, never the second
+        token_rows[-1] = c
+        stale[s - 1] = i
+        latest_cls = j
+        # --- the decision, on this function's own p ---
+        _, hidden = run(j + 1)
+        p = head_p(hidden[0, j])
+        ref.p.append(p)
+        k += 1
+        if stopped or not real or finished:
+            continue
+        mal = decide(k, p)
+        win = (["query"] if state == "rule1" else []) + ([picked[0], picked[-1]] if picked else [])
+        ref.trace.append({"step": s, "window": win, "decision": "malicious" if mal else "benign",
+                          "rule": 1 if state == "rule1" else 3 if state == "rule3" else 2})
+        if state == "rule2" and mal:
+            state, S, count = "rule3", n - 1, 1
+            if cfg.reliance == "high" and not cfg.high_waits_for_tau:
+                stopped, ref.stopped_at = True, s
+        elif state == "rule3" and not acted:
+            if mal:
+                count += 1
+            else:
+                state, S, count = "rule2", -1, 0
+        if state == "rule3" and not acted and count >= cfg.tau and not stopped:
+            if cfg.reliance == "medium":
+                acted = True
+            elif cfg.reliance == "high":
+                stopped, ref.stopped_at = True, s
+    logits, _ = run(len(ids))
+    lg = logits[0].float()
+    if cls_id < lg.shape[-1]:
+        lg[:, cls_id] = float("-inf")
+    ref.logits = [lg[r] for r in token_rows]
+    ref.stale_logits = {s: lg[r] for s, r in stale.items()}
+    return ref

@@ -19,6 +19,7 @@ index 0 of every row and of the KV cache, and new tokens are appended on the rig
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -165,13 +166,18 @@ class ChatEncoder:
         return self._finish(ids, content, [False] * len(ids), labels, label, len(ids))
 
     def encode_chat(self, prompt: str, response: str | None = None, label: int = IGNORE,
-                    prefill: str | None = None, close_response: bool = True) -> EncodedSequence:
+                    prefill: str | None = None, close_response: bool = True,
+                    prefill_ids: Sequence[int] | None = None) -> EncodedSequence:
         """Alignment phase and inference: query = template(user turn) + assistant header.
 
         With `response`, its tokens and the template's end-of-turn are LM targets (SFT).
         With `prefill` (inference), the prefix of the assistant turn is appended as
-        response tokens with no target; generation continues after it.
+        response tokens with no target; generation continues after it. `prefill_ids`
+        (a prefill defined in tokens, e.g. the first N tokens of an answer) are used as
+        they are instead of tokenising `prefill`; they must be ordinary vocabulary ids.
         """
+        if prefill_ids is not None:
+            prefill_ids = self._check_ids(prefill_ids)
         if not prompt or not prompt.strip():
             raise InputError("empty prompt")
         if not self.has_template:
@@ -192,21 +198,34 @@ class ChatEncoder:
         query_len = len(ids)
         is_resp = [False] * query_len
         labels = [IGNORE] * query_len
-        if response is not None or prefill is not None:
-            r_ids, r_content, r_labels = self._response(msgs, response, prefill, close_response)
+        if response is not None or prefill is not None or prefill_ids:
+            r_ids, r_content, r_labels = self._response(msgs, response, prefill, close_response, prefill_ids)
             ids += r_ids
             content += r_content
             is_resp += [True] * len(r_ids)
             labels += r_labels
         return self._finish(ids, content, is_resp, labels, label, query_len)
 
-    def _response(self, msgs, response, prefill, close_response):
+    def _check_ids(self, ids: Sequence[int]) -> list[int]:
+        """Token ids given by the caller: integers of the vocabulary, none of them special (no `[CLS]`)."""
+        out = []
+        special = set(self.tok.all_special_ids) | {self.cls_id}
+        n = len(self.tok)
+        for i, t in enumerate(ids):
+            if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < n:
+                raise InputError(f"prefill_ids[{i}] = {t!r} is not a token id of this tokenizer (0..{n - 1})")
+            if t in special:
+                raise InputError(f"prefill_ids[{i}] = {t} is a special token; a prefill holds ordinary text tokens")
+            out.append(int(t))
+        return out
+
+    def _response(self, msgs, response, prefill, close_response, prefill_ids=None):
         """Tokens of the assistant turn: prefill (no target), response text, end-of-turn."""
         ids: list[int] = []
         content: list[bool] = []
         labels: list[int] = []
-        if prefill:
-            p = self.text_ids(prefill)
+        if prefill_ids or prefill:
+            p = list(prefill_ids) if prefill_ids else self.text_ids(prefill)
             ids += p
             content += [True] * len(p)
             labels += [IGNORE] * len(p)
