@@ -106,3 +106,15 @@ def test_train_bench_runs_every_row_on_a_tiny_model():
                                 "phase2_lora_adapter"}
     assert res["rows"]["phase1_full"]["vs_phase1_full"] == 1.0
     assert all(r["s_per_step"] > 0 for r in res["rows"].values())
+
+
+def test_xstest_head_metrics_and_answer_loss_on_a_tiny_model():
+    from saess.evaluation.signal_report import answer_loss, xstest_head_metrics
+
+    m = tiny_safety_model()
+    res = xstest_head_metrics(m)
+    assert (res["n_unsafe"], res["n_safe"]) == (200, 250)
+    assert 0.0 <= res["auroc"] <= 1.0 and 0 <= res["safe_flagged"] <= 250
+    pairs = [("What is 2 + 2?", "It is 4."), ("Name a fruit.", "An apple."), ("Empty answer", "")]
+    loss = answer_loss(m, pairs, signal=True)
+    assert loss["n"] == 2 and loss["lm_loss"] > 0

@@ -9,7 +9,9 @@ import json
 import logging
 from pathlib import Path
 
+from saess.evaluation.signal_report import signal_report
 from saess.model import SafetyModel
+from saess.model.loading import load_safety_model
 from saess.training.bench import TrainBenchConfig, run_train_bench
 from saess.training.config import TrainConfig
 from saess.training.pipeline import VARIANTS, PipelineConfig, publish, run_pipeline
@@ -75,6 +77,14 @@ def register_training_commands(sub) -> None:
     b.add_argument("--out", default=None, help="also write the JSON here")
     b.set_defaults(func=cmd_bench_train)
 
+    r = sub.add_parser("signal-report", help="the head on every held-out set (incl. XSTest) and the utility cost "
+                                             "on the base model's own answers (final report of a kept model)")
+    r.add_argument("--model", required=True, help="base, default, sft, aug or a saved folder")
+    r.add_argument("--answer-tokens", type=int, default=64, help="length of the base model's answers")
+    r.add_argument("--batch-size", type=int, default=16)
+    r.add_argument("--out", default=None, help="also write the JSON here")
+    r.set_defaults(func=cmd_signal_report)
+
 
 def config_from_args(args) -> PipelineConfig:
     train = TrainConfig(batch_size=args.batch_size, grad_accum=args.grad_accum, max_length=args.max_length,
@@ -94,6 +104,17 @@ def config_from_args(args) -> PipelineConfig:
 def cmd_bench_train(args) -> int:
     cfg = TrainBenchConfig(batch_size=args.batch_size, steps=args.steps, adapter_r=args.adapter_r)
     res = run_train_bench(lambda: SafetyModel.from_base(args.model), cfg)
+    text = json.dumps(res, indent=2)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+    print(text)
+    return 0
+
+
+def cmd_signal_report(args) -> int:
+    model = load_safety_model(args.model)
+    res = signal_report(model, args.model, batch_size=args.batch_size, answer_tokens=args.answer_tokens)
     text = json.dumps(res, indent=2)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
