@@ -1,4 +1,4 @@
-"""4D attention masks for a sequence whose index 0 is `[CLS]` (METHOD.md section 2).
+"""4D attention masks for a sequence whose index 0 is `[CLS]` (docs/method.md section 2).
 
 Every mask here is a float mask of shape [batch, 1, query_len, key_len] holding 0 where
 attention is allowed and `finfo(dtype).min` where it is not. Float (not boolean) masks are
