@@ -11,7 +11,7 @@ from pathlib import Path
 
 from saess.evaluation.signal_report import signal_report
 from saess.model import SafetyModel
-from saess.model.loading import load_safety_model
+from saess.model.registry import load_safety_model
 from saess.training.bench import TrainBenchConfig, run_train_bench
 from saess.training.config import TrainConfig
 from saess.training.pipeline import VARIANTS, PipelineConfig, publish, run_pipeline
