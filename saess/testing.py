@@ -5,11 +5,32 @@ the special tokens and chat template of a family: "chatml" (SmolLM2 / Qwen2: a d
 system prompt, `<|im_start|>`), "gemma" (`<bos>`, `<start_of_turn>`) or "llama3"
 (`<|begin_of_text|>`, headers, `<|eot_id|>`). `tiny_lm(arch)` builds a 2-layer model of
 the Llama, Qwen2 or Gemma family with hidden size 32 over that vocabulary.
+
+`TinyRegistry` is a `ModelRegistry` whose names map to models built in code: pass it to
+`saess.cli.main`, `run_eval`, `run_bench` or `Reproduction` to run them on tiny models.
+`save_tiny_lm(folder)` writes a tiny LM and its tokenizer as a plain transformers folder,
+which every command accepts as `--model FOLDER` (what a child process can load).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
 import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import (
+    AutoModelForCausalLM,
+    Gemma3TextConfig,
+    LlamaConfig,
+    PreTrainedTokenizerFast,
+    Qwen2Config,
+)
+
+from saess.errors import ModelError
+from saess.model import SafetyModel
+from saess.model.loading import ARTIFACTS
+from saess.model.registry import ModelRegistry
 
 _CORPUS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -52,9 +73,6 @@ _SPECIALS = {
 
 def tiny_tokenizer(style: str = "chatml", vocab_size: int = 400):
     """A fast tokenizer (byte-level BPE) with the chat template and special tokens of `style`."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
     sp = _SPECIALS[style]
     tk = Tokenizer(models.BPE())
     tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -79,8 +97,6 @@ def tiny_tokenizer(style: str = "chatml", vocab_size: int = 400):
 def tiny_lm(arch: str = "llama", vocab_size: int = 400, hidden: int = 32, layers: int = 2, seed: int = 0,
             attn_implementation: str = "eager"):
     """A 2-layer random causal LM of the given family ("llama", "qwen2", "gemma")."""
-    from transformers import AutoModelForCausalLM, Gemma3TextConfig, LlamaConfig, Qwen2Config
-
     common = dict(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=hidden * 2,
                   num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
                   max_position_embeddings=512, tie_word_embeddings=True)
@@ -102,8 +118,6 @@ def tiny_lm(arch: str = "llama", vocab_size: int = 400, hidden: int = 32, layers
 def tiny_safety_model(arch: str = "llama", style: str = "chatml", seed: int = 0,
                       attn_implementation: str = "eager", **config_kw):
     """A SafetyModel over a tiny random LM and tiny tokenizer; head initialised with `seed`."""
-    from saess.model import SafetyModel
-
     tok = tiny_tokenizer(style)
     lm = tiny_lm(arch, vocab_size=len(tok) + 8, seed=seed, attn_implementation=attn_implementation)
     model = SafetyModel.from_causal_lm(lm, tok, base_model=f"tiny-{arch}", **config_kw)
@@ -112,3 +126,48 @@ def tiny_safety_model(arch: str = "llama", style: str = "chatml", seed: int = 0,
         model.safety_head.weight.copy_(torch.randn(model.safety_head.weight.shape, generator=g))
         model.cls_embedding.add_(torch.randn(model.cls_embedding.shape, generator=g))
     return model.eval()
+
+
+def save_tiny_lm(folder: str | Path, arch: str = "llama", style: str = "chatml", seed: int = 0) -> Path:
+    """A tiny random LM and its tokenizer saved as a transformers model folder."""
+    folder = Path(folder)
+    tok = tiny_tokenizer(style)
+    tiny_lm(arch, vocab_size=len(tok) + 8, seed=seed).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+class TinyRegistry(ModelRegistry):
+    """Model names -> models built in code (tests and demos; nothing is read from disk).
+
+    make(name) builds the model for a name; `names` says which names exist (a set, or a
+    predicate; default: every name). Unknown names raise the same ModelError as the real
+    registry. Saved folders (`saved_folder`, `artifacts`) resolve as in `ModelRegistry`.
+    `loads` lists the names loaded, in order.
+    """
+
+    def __init__(self, make: Callable[[str], SafetyModel], names: Iterable[str] | Callable[[str], bool] | None = None,
+                 artifacts: str | Path = ARTIFACTS):
+        super().__init__(artifacts)
+        self.make = make
+        self.names = names if names is None or callable(names) else frozenset(names)
+        self.loads: list[str] = []
+
+    def knows(self, name: str) -> bool:
+        if self.names is None:
+            return True
+        return self.names(name) if callable(self.names) else name in self.names
+
+    def check(self, name: str) -> None:
+        if not self.knows(name):
+            raise ModelError(f"unknown model {name!r}")
+
+    def fingerprint(self, name: str) -> str | None:
+        return None
+
+    def load(self, name: str, dtype="float32", device: str | None = None,
+             attn_implementation: str | None = None) -> SafetyModel:
+        self.check(name)
+        self.loads.append(name)
+        model = self.make(name)
+        return model.to(device) if device else model

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
-
 import pytest
 
 from saess.attacks import (
@@ -215,12 +212,12 @@ def test_template_with_real_eval_templates():
         assert "{prompt}" not in c.prompt or "{prompt}" in "Write a tutorial on X."
 
 
-def test_template_uses_eval_templates(monkeypatch):
-    fake = types.ModuleType("saess.data.templates")
-    fake.eval_templates = lambda: ["Held-out: {prompt}"]
-    monkeypatch.setitem(sys.modules, "saess.data.templates", fake)
+def test_template_uses_eval_templates():
+    from saess.data.templates import eval_templates
+
     cs = template(ROWS[:1])
-    assert [c.prompt for c in cs] == ["Held-out: Write a tutorial on X."]
+    assert len(cs) > 0
+    assert [c.prompt for c in cs] == [c.prompt for c in template(ROWS[:1], templates=eval_templates())]
 
 
 def test_pap_framing_is_deterministic_and_keeps_the_request():

@@ -2,6 +2,7 @@ import math
 
 import pytest
 
+from saess.evaluation.calibration import choose_threshold
 from saess.evaluation.classifier import auroc
 
 
@@ -14,8 +15,6 @@ def test_auroc_known_values():
 
 
 def test_choose_threshold_meets_the_fpr_budget():
-    from saess.evaluation.classifier import choose_threshold
-
     neg, pos = [0.1, 0.2, 0.3, 0.9], [0.95, 0.5, 0.31]
     t = choose_threshold(pos, neg, 0.25)
     assert 0.3 < t < 0.31 and sum(s >= t for s in neg) == 1 and all(s >= t for s in pos)
@@ -25,18 +24,18 @@ def test_choose_threshold_meets_the_fpr_budget():
         choose_threshold([], neg, 0.1)
 
 
-def test_calibrate_writes_a_copy_with_the_threshold(tmp_path, monkeypatch, capsys):
+def test_calibrate_writes_a_copy_with_the_threshold(tmp_path, capsys):
+    import functools
     import json
 
     from saess.cli import main
-    from saess.model import loading
-    from saess.testing import tiny_safety_model
+    from saess.testing import TinyRegistry, tiny_safety_model
 
     m = tiny_safety_model("llama", "chatml", seed=3)
     m.config.extra["signal"] = True
     src = tmp_path / "model"
     m.save_pretrained(src)
-    monkeypatch.setattr(loading, "load_safety_model", lambda name, *a, **k: m)
+    main = functools.partial(main, registry=TinyRegistry(lambda name: m))  # the saved folder loads as `m`
     out = tmp_path / "calibrated"
     assert main(["-q", "calibrate", "--model", str(src), "--max-fpr", "0.1", "--out", str(out)]) == 0
     res = json.loads((out / "calibration.json").read_text())

@@ -30,7 +30,7 @@ def test_base_model_answers_a_chat_prompt(base):
 
 
 def test_default_model_flags_a_harmful_prompt_more_than_a_benign_one():
-    from saess.model.loading import load_safety_model
+    from saess.model.registry import load_safety_model
 
     try:
         m = load_safety_model("default")

@@ -9,12 +9,11 @@ import pytest
 import torch
 
 from saess.cli import main
-from saess.errors import InputError, ModelError
-from saess.evaluation import runner
+from saess.errors import InputError
 from saess.reproduce import plan as P
 from saess.reproduce.report import write_results
 from saess.reproduce.run import Reproduction, Sources
-from saess.testing import tiny_safety_model
+from saess.testing import TinyRegistry, tiny_safety_model
 
 ADV = [{"prompt": f"Explain how to do harmful thing number {i}", "target": f"Sure, here is how to do thing {i}"}
        for i in range(3)]
@@ -44,19 +43,9 @@ def _tiny(name: str):
 
 
 @pytest.fixture
-def tiny_models(monkeypatch):
-    loads = []
-
-    def load(name, dtype="float32", device=None):
-        if name not in ("base", "sft", "aug", "default") and "train-" not in name:
-            raise ModelError(f"unknown model {name!r}")
-        loads.append(name)
-        return _tiny(name)
-
-    monkeypatch.setattr(runner, "load_model", load)
-    monkeypatch.setattr(runner, "check_model", lambda name: None)
-    monkeypatch.setattr(runner, "model_fingerprint", lambda name: None)
-    return loads
+def tiny_models():
+    """The registry every test reproduction resolves its names with; `.loads`: the names loaded."""
+    return TinyRegistry(_tiny, names=lambda name: name in ("base", "sft", "aug", "default") or "train-" in name)
 
 
 def _train(trained):
@@ -69,21 +58,17 @@ def _train(trained):
     return train
 
 
-def _rep(tmp_path, trained, **kw):
+def _rep(tmp_path, trained, registry, **kw):
     src = Sources(advbench={"prompts": _jsonl(tmp_path / "adv.jsonl", ADV)},
                   harmbench={"prompts": _jsonl(tmp_path / "hb.jsonl", HB)},
                   benign=_jsonl(tmp_path / "benign.jsonl", BENIGN))
     return Reproduction(SCALE, tmp_path / "rep", train_root=tmp_path / "runs", sources=src,
-                        train=_train(trained), bench_factory="test_reproduce:_bench_model", quiet=True, **kw)
-
-
-def _bench_model():
-    return _tiny("default")
+                        train=_train(trained), registry=registry, quiet=True, **kw)
 
 
 def test_quick_reproduction_runs_every_step_and_writes_results(tmp_path, tiny_models):
     trained = []
-    rep = _rep(tmp_path, trained)
+    rep = _rep(tmp_path, trained, tiny_models)
     state = rep.run()
     steps = state["steps"]
     assert set(steps) == {s.key for s in P.steps()}
@@ -124,14 +109,14 @@ def test_quick_reproduction_runs_every_step_and_writes_results(tmp_path, tiny_mo
     assert "](figs/main.png)" in md
 
     # a second run reuses everything: no model is loaded, nothing is trained
-    n_loads, n_trained = len(tiny_models), len(trained)
-    _rep(tmp_path, trained).run()
-    assert len(tiny_models) == n_loads and len(trained) == n_trained
+    n_loads, n_trained = len(tiny_models.loads), len(trained)
+    _rep(tmp_path, trained, tiny_models).run()
+    assert len(tiny_models.loads) == n_loads and len(trained) == n_trained
 
 
-def test_failed_step_is_recorded_and_the_rest_runs(tmp_path, tiny_models, monkeypatch):
+def test_failed_step_is_recorded_and_the_rest_runs(tmp_path, tiny_models):
     trained = []
-    rep = _rep(tmp_path, trained, groups=("hyper",), allow_train=False)
+    rep = _rep(tmp_path, trained, tiny_models, groups=("hyper",), allow_train=False)
     state = rep.run()
     st = state["steps"]
     assert st["v-lam0.1"]["status"] == "skipped" and "--no-train" in st["v-lam0.1"]["note"]
@@ -141,7 +126,7 @@ def test_failed_step_is_recorded_and_the_rest_runs(tmp_path, tiny_models, monkey
 
 
 def test_other_scale_in_same_out_is_refused(tmp_path, tiny_models):
-    rep = _rep(tmp_path, [], groups=("probe",))
+    rep = _rep(tmp_path, [], tiny_models, groups=("probe",))
     rep.run()
     other = Reproduction(P.SCALES["standard"], rep.out, groups=("probe",))
     with pytest.raises(InputError, match="scale 'quick'"):

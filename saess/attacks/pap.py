@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import Any
 
+import yaml
+
 from saess.assets import PackagedFile, fetch
 from saess.attacks.base import DEFAULT_MAX_NEW_TOKENS, AttackCase, AttackCases, greedy_kwargs, normalise_rows
 from saess.errors import InputError, SaessError
@@ -93,8 +95,6 @@ _MUTATED_RE = re.compile(r"#\s*mutated_text_with_same_specific_harmful_or_unlawf
 @cache
 def pap_instruction_template(technique: str) -> str:
     """The walledeval instruction text for a technique (with a `$prompt` placeholder)."""
-    import yaml
-
     if technique not in PAP_FILES:
         raise InputError(f"unknown PAP technique {technique!r}; valid: {', '.join(TECHNIQUES)}")
     data = yaml.safe_load(fetch(PAP_FILES[technique]).read_text(encoding="utf-8"))

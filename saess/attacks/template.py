@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from saess.attacks.base import DEFAULT_MAX_NEW_TOKENS, AttackCase, AttackCases, greedy_kwargs, normalise_rows
+from saess.data.templates import eval_templates
 from saess.errors import InputError
 
 PLACEHOLDER = "{prompt}"
@@ -44,11 +45,7 @@ def fill_template(template: str, prompt: str) -> tuple[str, bool]:
 
 
 def load_eval_templates() -> list[Any]:
-    """The held-out template half from the data package (imported lazily)."""
-    try:
-        from saess.data.templates import eval_templates
-    except ImportError as e:
-        raise InputError("saess.data.templates.eval_templates is not available; pass templates=[...]") from e
+    """The held-out template half from the data package."""
     return list(eval_templates())
 
 

@@ -1,13 +1,37 @@
-"""`saess eval`: attack success rate and over-refusal of one or more models (a thin layer over
-`saess.evaluation.runner.run_eval`). Registered into `saess.cli` through `_EXTRA_COMMANDS`."""
+"""`saess eval`, `saess table`, `saess classifier-report` and `saess calibrate`: thin layers over
+`saess.evaluation.runner.run_eval`, `saess.reports.combine.write_combined`,
+`saess.evaluation.classifier.classifier_report` and `saess.evaluation.calibration.write_calibrated`.
+
+The flags' defaults come from `EvalConfig` and `StrategicConfig` (`saess.flags`).
+"""
 
 from __future__ import annotations
 
-import argparse
+import json
 import logging
 import sys
+import time
 
+import torch
+
+from saess.attacks import ATTACKS
 from saess.errors import InputError
+from saess.evaluation.benchmarks import BENCHMARKS
+from saess.evaluation.calibration import write_calibrated
+from saess.evaluation.classifier import classifier_report
+from saess.evaluation.config import GRIDS, EvalConfig
+from saess.evaluation.runner import run_eval
+from saess.flags import (
+    MODEL_HELP,
+    add_device_args,
+    add_strategic_args,
+    field_default,
+    one_line_errors,
+    pos_int,
+    strategic_from_args,
+)
+from saess.judges import KEYWORD_LISTS
+from saess.reports.combine import write_combined
 
 logger = logging.getLogger("saess")
 
@@ -19,21 +43,13 @@ QUICK = dict(models=["base", "default"], benchmark="advbench", attacks=["direct"
 # The same job on the full set: all 520 prompts, the full 50-config decoding grid, all 80
 # benign prompts, each attack's own token budget (256; decoding 100). GPU-scale.
 FULL = dict(QUICK, limit=None, grid="full", benign_limit=None, max_new_tokens=None, out="runs/eval-full")
-CUSTOM = dict(models=["default"], benchmark=None, attacks=None, prefill_variants=None, grid="small", limit=None,
-              benign=None, benign_limit=None, max_new_tokens=None, out="runs/eval")
+CUSTOM = dict(models=["default"], benchmark=None, attacks=None, prefill_variants=None,
+              grid=field_default(EvalConfig, "grid"), limit=None, benign=None, benign_limit=None,
+              max_new_tokens=None, out="runs/eval")
 
 
-def _pos_int(s: str) -> int:
-    try:
-        return int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {s!r}") from None
-
-
-def config_from_args(args):
+def config_from_args(args) -> tuple[EvalConfig, str]:
     """EvalConfig from the flags: --quick/--full give defaults, explicit flags win."""
-    from saess.evaluation.runner import EvalConfig
-
     base = QUICK if args.quick else FULL if args.full else CUSTOM
     given_source = args.benchmark is not None or args.prompts is not None
 
@@ -57,25 +73,19 @@ def config_from_args(args):
         models=pick("models"), attacks=attacks, benchmark=benchmark, prompts=prompts,
         prefill_variants=prefill_variants, grid=pick("grid"), limit=pick("limit"),
         benign=None if benign == "none" else benign, benign_limit=pick("benign_limit"),
-        max_new_tokens=pick("max_new_tokens"), max_templates=args.max_templates, reliance=args.reliance,
-        schedule=args.schedule, tau=args.tau, window=args.window, threshold=args.threshold, seed=args.seed, keywords=args.keywords,
-        judge_model=args.judge_model, dtype=args.dtype,
-        batch_size=args.batch_size, device=args.device, quiet=args.quiet)
+        max_new_tokens=pick("max_new_tokens"), max_templates=args.max_templates,
+        strategic=strategic_from_args(args), seed=args.seed, keywords=args.keywords,
+        judge_model=args.judge_model, dtype=args.dtype, batch_size=args.batch_size, device=args.device,
+        quiet=args.quiet)
     return cfg, args.out or base["out"]
 
 
 def cmd_eval(args) -> int:
-    import time
-
-    from saess.evaluation.runner import run_eval
-
     cfg, out = config_from_args(args)
     if args.threads is not None:
-        import torch
-
         torch.set_num_threads(args.threads)
     t0 = time.time()
-    res = run_eval(cfg, out)
+    res = run_eval(cfg, out, registry=args.registry)
     logger.info("%d samples generated now, %d reused from %s; %.0f s; wrote %s", res.generated, res.reused,
                 res.out, time.time() - t0, ", ".join(res.files))
     sys.stdout.write(res.markdown + "\n")
@@ -84,9 +94,7 @@ def cmd_eval(args) -> int:
 
 
 def register_eval_commands(sub) -> None:
-    from saess.attacks import ATTACKS
-    from saess.evaluation.benchmarks import BENCHMARKS
-
+    d = EvalConfig
     p = sub.add_parser(
         "eval", help="attack success rate (and over-refusal) of models on a benchmark under attacks",
         description="Run attacks on a benchmark against one or more models, judge every response with the "
@@ -101,58 +109,48 @@ def register_eval_commands(sub) -> None:
     mode.add_argument("--full", action="store_true",
                       help="the --quick job on the full set: 520 prompts, full decoding grid, 80 benign prompts")
     p.add_argument("--model", dest="models", action="append", default=None, metavar="MODEL",
-                   help="base | default | sft | aug | a path; repeat for several (default: default)")
+                   help=f"{MODEL_HELP}; repeat for several (default: {CUSTOM['models'][0]})")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--benchmark", default=None, metavar="NAME", help=f"{' | '.join(BENCHMARKS)} (HarmBench without copyright)")
-    src.add_argument("--prompts", default=None, metavar="FILE", help="harmful prompts: JSONL/CSV with 'prompt' (and 'target')")
+    src.add_argument("--benchmark", default=None, metavar="NAME",
+                     help=f"{' | '.join(BENCHMARKS)} (HarmBench without copyright)")
+    src.add_argument("--prompts", default=None, metavar="FILE",
+                     help="harmful prompts: JSONL/CSV with 'prompt' (and 'target')")
     p.add_argument("--attack", dest="attacks", action="append", default=None, metavar="NAME",
                    help=f"{' | '.join(ATTACKS)}; repeat for several")
     p.add_argument("--prefill-variants", nargs="+", default=None, metavar="V",
                    help="literal | target | tokens-N; each is its own row (default: target if every prompt "
                         "has one, else literal)")
-    p.add_argument("--grid", default=None, help="decoding attack grid: small (8 configs) | full (50)")
+    p.add_argument("--grid", default=None,
+                   help=f"decoding attack grid: {' | '.join(GRIDS)} (default: {CUSTOM['grid']})")
     p.add_argument("--benign", default=None,
                    help="benign prompts for over-refusal: edgy (packaged, held out) | FILE | none")
-    p.add_argument("--benign-limit", type=_pos_int, default=None, help="at most N benign prompts (spread evenly)")
-    p.add_argument("--limit", type=_pos_int, default=None, help="at most N benchmark prompts (spread evenly)")
-    p.add_argument("--max-new-tokens", type=_pos_int, default=None,
-                   help="for every attack (default: each attack's own; 64 with --quick)")
-    p.add_argument("--max-templates", type=_pos_int, default=5, help="template attack: templates per prompt (5)")
-    p.add_argument("--reliance", default="medium",
-                   help="for models with a trained signal: off | low | medium | high (default: medium)")
-    p.add_argument("--schedule", default="annealing",
-                   help="for models with a trained signal: first | periodic | every | annealing (default)")
-    p.add_argument("--tau", type=_pos_int, default=None,
-                   help="consecutive malicious re-evaluations before the guide is inserted mid-response "
-                        "(default: the generator's, 2)")
-    p.add_argument("--window", type=_pos_int, default=None, metavar="R",
-                   help="re-evaluation window sizes r1 = r2 = r3 = R (default: the generator's, 10)")
-    p.add_argument("--threshold", type=float, default=None, metavar="P",
-                   help="P(malicious) at or above which the head's verdict is malicious, in (0, 1) "
-                        "(default: the model's own, 0.5 for the packaged models)")
-    p.add_argument("--keywords", default="gcg", help="refusal keyword list: gcg | gcg-short | harmbench")
+    p.add_argument("--benign-limit", type=pos_int, default=None, help="at most N benign prompts (spread evenly)")
+    p.add_argument("--limit", type=pos_int, default=None, help="at most N benchmark prompts (spread evenly)")
+    p.add_argument("--max-new-tokens", type=pos_int, default=None,
+                   help=f"for every attack (default: each attack's own; {QUICK['max_new_tokens']} with --quick)")
+    p.add_argument("--max-templates", type=pos_int, default=field_default(d, "max_templates"),
+                   help=f"template attack: templates per prompt ({field_default(d, 'max_templates')})")
+    add_strategic_args(p, window=True, note="used for models with a trained signal; every other model is "
+                                            "generated as the plain language model (reliance off)")
+    p.add_argument("--keywords", default=field_default(d, "keywords"),
+                   help=f"refusal keyword list: {' | '.join(KEYWORD_LISTS)} (default: {field_default(d, 'keywords')})")
     p.add_argument("--judge-model", default=None, metavar="DIR",
                    help="also judge with a local guard model (Llama-Guard-style prompt; any transformers causal "
                         "LM folder): a case is jailbroken only if no refusal keyword AND the guard says unsafe")
-    p.add_argument("--seed", type=_pos_int, default=0)
-    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
-    p.add_argument("--device", default=None, help="cpu, cuda ... (default: cuda if available)")
-    p.add_argument("--batch-size", type=_pos_int, default=8)
-    p.add_argument("--threads", type=_pos_int, default=None,
+    p.add_argument("--seed", type=pos_int, default=field_default(d, "seed"))
+    add_device_args(p, dtype_default=field_default(d, "dtype"))
+    p.add_argument("--batch-size", type=pos_int, default=field_default(d, "batch_size"))
+    p.add_argument("--threads", type=pos_int, default=None,
                    help="torch CPU threads (default: torch's choice); 1 is much faster on a CPU shared with "
                         "other jobs")
     p.add_argument("--out", default=None,
-                   help="run folder; start again with the same --out to resume (default: runs/eval-quick, "
-                        "runs/eval-full or runs/eval)")
-    from saess.generation.cli import _one_line_errors
-
-    _one_line_errors(p)
+                   help=f"run folder; start again with the same --out to resume (default: {QUICK['out']}, "
+                        f"{FULL['out']} or {CUSTOM['out']})")
+    one_line_errors(p)
     p.set_defaults(func=cmd_eval)
 
 
 def cmd_table(args) -> int:
-    from saess.reports.combine import write_combined
-
     md = write_combined(args.runs, args.out, args.plot)
     sys.stdout.write(md)
     sys.stdout.flush()
@@ -168,7 +166,54 @@ def register_table_command(sub) -> None:
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folders (each with summary.json)")
     p.add_argument("--out", default=None, metavar="FILE", help="write the Markdown here (also printed)")
     p.add_argument("--plot", default=None, metavar="PNG", help="also write a grouped-bar ASR plot")
-    from saess.generation.cli import _one_line_errors
-
-    _one_line_errors(p)
+    one_line_errors(p)
     p.set_defaults(func=cmd_table)
+
+
+# --- the classifier ----------------------------------------------------------------------
+def cmd_classifier_report(args) -> int:
+    if args.limit is not None and args.limit < 1:
+        raise InputError("--limit must be >= 1")
+    model = args.registry.load(args.model)
+    res = classifier_report(model, args.model, args.limit, args.batch_size)
+    text = json.dumps(res, indent=2)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+    return 0
+
+
+def register_classifier_commands(sub) -> None:
+    p = sub.add_parser("classifier-report", help="AUROC/TPR/FPR of the [CLS] head on held-out prompts, and "
+                                                 "the LM loss on benign answers against the base model")
+    p.add_argument("--model", default="default")
+    p.add_argument("--limit", type=int, default=None, help="at most N prompts per set")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--out", default=None, help="write the JSON here too")
+    p.set_defaults(func=cmd_classifier_report)
+
+
+def cmd_calibrate(args) -> int:
+    res = write_calibrated(args.model, args.out, args.max_fpr, args.batch_size, progress=not args.quiet,
+                           registry=args.registry)
+    print(json.dumps(res, indent=2))
+    return 0
+
+
+def register_calibrate_command(sub) -> None:
+    p = sub.add_parser(
+        "calibrate", help="choose the head's decision threshold for a false-positive budget on held-out "
+                          "training prompts; writes a calibrated copy of the model",
+        description="Score the prompts of the training recipe's validation split (held out by prompt from "
+                    "training; no evaluation benchmark) with the model's [CLS] head, choose the lowest "
+                    "threshold whose false-positive rate there is at most --max-fpr, and write a copy of the "
+                    "model folder with that threshold in saess_config.json (the generator and `saess eval` "
+                    "use a model's own threshold). See docs/training.md.")
+    p.add_argument("--model", required=True, help="default | sft | aug | a saved saess model folder")
+    p.add_argument("--max-fpr", type=float, default=0.05, help="false-positive budget on the benign prompts (0.05)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--out", required=True, metavar="DIR", help="the calibrated copy (a new folder)")
+    one_line_errors(p)
+    p.set_defaults(func=cmd_calibrate)
+

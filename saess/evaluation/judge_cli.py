@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sys
 
+from saess.flags import one_line_errors
+
 
 def cmd_judge(args) -> int:
     from saess.errors import InputError
@@ -44,10 +46,5 @@ def register_judge_command(sub) -> None:
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (one RUN only; default RUN-rejudged)")
     p.add_argument("--table", action="store_true", help="print the judge table on all check sets")
     p.add_argument("--markdown", default=None, metavar="FILE", help="with --table: also write it here")
-    try:
-        from saess.generation.cli import _one_line_errors
-
-        _one_line_errors(p)
-    except ImportError:  # the helper moved: argparse's own errors still exit 2
-        pass
+    one_line_errors(p)
     p.set_defaults(func=cmd_judge)

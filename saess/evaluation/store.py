@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from saess.errors import InputError
@@ -44,8 +45,11 @@ class RunFolder:
         self.config_path = self.path / CONFIG_FILE
         self.samples_path = self.path / SAMPLES_FILE
 
-    def open(self, identity: dict, info: dict) -> None:
-        """Create the folder or check that it holds a run of the same config (`identity`)."""
+    def open(self, identity: dict, info: dict, upgrade: Callable[[dict], dict] | None = None) -> None:
+        """Create the folder or check that it holds a run of the same config (`identity`).
+
+        `upgrade` maps an identity recorded by an older version to today's form before the
+        comparison (the file itself is left as it is)."""
         if self.path.exists() and not self.path.is_dir():
             raise InputError(f"--out {self.path}: exists and is not a folder")
         if self.config_path.exists():
@@ -54,6 +58,8 @@ class RunFolder:
                 old_id = old["identity"]
             except (OSError, ValueError, KeyError, TypeError) as e:
                 raise InputError(f"--out {self.path}: unreadable {CONFIG_FILE} ({e}); use another --out") from None
+            if upgrade is not None:
+                old_id = upgrade(old_id)
             # A field added by a later saess version, at its default None, is the same run.
             old_id = {**{k: None for k in identity if k not in old_id}, **old_id}
             if old_id != identity:

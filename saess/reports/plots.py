@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (imported on first use: the backend is chosen first)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -19,7 +20,7 @@ def plot_asr(results: list[dict], path: str | Path) -> bool:
     rows = [r for r in results if r["n"]]
     if not rows:
         return False
-    plt = _plt()
+    plt = pyplot()
     attacks = list(dict.fromkeys(r["attack"] for r in rows))
     models = list(dict.fromkeys(r["model"] for r in rows))
     width = 0.8 / len(models)
@@ -53,7 +54,7 @@ def plot_over_refusal(over: dict[str, dict], path: str | Path) -> bool:
     items = [(m, o) for m, o in over.items() if o["n"]]
     if not items:
         return False
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(3.5, 1.2 * len(items) + 1.5), 3.5))
     ys = [100 * o["rate"] for _, o in items]
     lo = [100 * (o["rate"] - o["ci95"][0]) for _, o in items]
@@ -99,7 +100,7 @@ def plot_traces(samples: list[dict], path: str | Path) -> bool:
     """p_malicious at each re-evaluation (x: generated tokens; 0 = the query); guide insertions marked."""
     if not samples:
         return False
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for r in samples:
         tr = r["trace"]

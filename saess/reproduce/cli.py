@@ -7,28 +7,29 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
+from saess.flags import add_device_args, one_line_errors
+from saess.reproduce.plan import GROUPS, get_scale, parse_only
+from saess.reproduce.report import write_results
+from saess.reproduce.run import Reproduction
+
 logger = logging.getLogger("saess")
 
 
 def cmd_reproduce(args) -> int:
-    from saess.reproduce.plan import get_scale, parse_only
-    from saess.reproduce.report import write_results
-    from saess.reproduce.run import Reproduction
-
     scale = get_scale("quick" if args.quick else "full" if args.full else "standard")
     out = Path(args.out or ("runs/reproduce-quick" if args.quick else
                             "runs/reproduce-full" if args.full else "runs/reproduce"))
     results = Path(args.results) if args.results else out / "RESULTS.md"
     figs = Path(args.figures) if args.figures else results.parent / "figures"
     if args.threads is not None:
-        import torch
-
         torch.set_num_threads(args.threads)
     t0 = time.time()
     if not args.report_only:
         rep = Reproduction(scale, out, groups=parse_only(args.only), train_root=Path(args.train_root),
                            allow_train=not args.no_train, device=args.device, dtype=args.dtype,
-                           batch_size=args.batch_size, quiet=args.quiet)
+                           batch_size=args.batch_size, quiet=args.quiet, registry=args.registry)
         state = rep.run()
         bad = {k: v for k, v in state["steps"].items() if v["status"] != "done"}
         for k, v in bad.items():
@@ -40,9 +41,6 @@ def cmd_reproduce(args) -> int:
 
 
 def register_reproduce_commands(sub) -> None:
-    from saess.generation.cli import _one_line_errors
-    from saess.reproduce.plan import GROUPS
-
     p = sub.add_parser(
         "reproduce", help="run the paper's experiments at small scale and write RESULTS.md",
         description="Main table (base, sft, aug, default under every attack), ablations, schedules with their "
@@ -63,9 +61,8 @@ def register_reproduce_commands(sub) -> None:
                    help="where trained ablation models live as train-NAME/final (default runs/)")
     p.add_argument("--no-train", action="store_true", help="skip the steps whose model is not trained yet")
     p.add_argument("--report-only", action="store_true", help="only rewrite RESULTS.md from what --out holds")
-    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
-    p.add_argument("--device", default=None)
+    add_device_args(p)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    _one_line_errors(p)
+    one_line_errors(p)
     p.set_defaults(func=cmd_reproduce)

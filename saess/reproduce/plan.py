@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from saess.errors import InputError
+from saess.generation.config import StrategicConfig
 
 
 @dataclass(frozen=True)
@@ -91,9 +92,18 @@ class Variant:
     label: str
     reliance: str = "medium"
     schedule: str = "annealing"
-    tau: int | None = None
-    window: int | None = None
-    threshold: float | None = None
+    tau: int | None = None  # None: StrategicConfig's default
+    window: int | None = None  # r1 = r2 = r3; None: StrategicConfig's defaults
+    threshold: float | None = None  # None: the model's own
+
+    def strategic(self) -> StrategicConfig:
+        """The strategic config this variant evaluates its model with."""
+        kw = {"reliance": self.reliance, "schedule": self.schedule, "threshold": self.threshold}
+        if self.tau is not None:
+            kw["tau"] = self.tau
+        if self.window is not None:
+            kw.update(r1=self.window, r2=self.window, r3=self.window)
+        return StrategicConfig(**kw)
 
 
 VARIANTS = {v.key: v for v in [

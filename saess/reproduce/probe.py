@@ -21,6 +21,13 @@ import math
 
 import torch
 
+from saess.attacks import get_attack
+from saess.evaluation.benchmarks import load_benchmark
+from saess.evaluation.config import EvalConfig
+from saess.evaluation.runner import strategic_for
+from saess.generation import SafeGenerator, SamplingConfig
+from saess.runtime import resolve_device
+
 TOP_K = 5
 PROBE_ATTACKS = ("direct", "prefill:target", "nested:mid-response")
 
@@ -36,8 +43,6 @@ def step_stats(logits: torch.Tensor, k: int = TOP_K) -> tuple[float, float]:
 
 def probe_cases(rows: list[dict]) -> dict[str, list[tuple[str, str | None]]]:
     """(prompt, prefill) per attack for the probe, from rows with `prompt` and `target`."""
-    from saess.attacks import get_attack
-
     nested = get_attack("nested")(rows, kinds=["mid-response"], openings=["overview"])
     return {
         "direct": [(r["prompt"], None) for r in rows],
@@ -50,8 +55,6 @@ def probe_cases(rows: list[dict]) -> dict[str, list[tuple[str, str | None]]]:
 def probe_model(model, strategic, cases: dict[str, list[tuple[str, str | None]]], steps: int,
                 batch_size: int = 8) -> dict:
     """Per attack: mean (and per-row) entropy and top-K mass at each of the first `steps` steps."""
-    from saess.generation import SafeGenerator, SamplingConfig
-
     gen = SafeGenerator(model, strategic)
     sp = SamplingConfig(max_new_tokens=steps)
     out = {}
@@ -90,17 +93,14 @@ def _mean_by_step(rows: list[list[float]], steps: int) -> list[float | None]:
 
 
 def run_probe(rep, models: list[str]) -> dict:
-    """The probe study for `models` (a `Reproduction` supplies the rows, scale and loader)."""
-    from saess.evaluation.benchmarks import load_benchmark
-    from saess.evaluation.runner import EvalConfig, load_model, strategic_for
-
+    """The probe study for `models` (a `Reproduction` supplies the rows, scale and model registry)."""
     src = rep.src("advbench")
     rows = load_benchmark(src.get("benchmark"), src.get("prompts"), rep.scale.probe_limit).rows
     cases = probe_cases(rows)
     res = {"top_k": TOP_K, "steps": rep.scale.probe_steps, "rows": len(rows), "models": {}}
     cfg = EvalConfig(models=models, attacks=["direct"])
     for name in models:
-        model = load_model(name, rep.dtype, rep.device)
+        model = rep.registry.load(name, dtype=rep.dtype, device=resolve_device(rep.device))
         strat = strategic_for(name, model, cfg)
         res["models"][name] = {"reliance": strat.reliance,
                                "attacks": probe_model(model, strat, cases, rep.scale.probe_steps, rep.batch_size)}

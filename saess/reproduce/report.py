@@ -2,7 +2,7 @@
 
 Everything here is read from the run folders' `summary.json`, `bench.json`,
 `probe.json` and `state.json`; a step that did not run shows as "not run" with its
-reason. The paper's numbers are those of `../shared/METHOD.md` section 7 (Llama2-7B).
+reason. The paper's numbers are those of docs/method.md section 7 (Llama2-7B).
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import json
 import os
 from pathlib import Path
 
+from saess.reports.plots import plot_asr, pyplot
 from saess.reproduce import plan as P
 
-# The paper's numbers (METHOD.md section 7): (setting, Llama2-7B-Chat, Chat-Aug, CLS model), in %.
+# The paper's numbers (docs/method.md section 7): (setting, Llama2-7B-Chat, Chat-Aug, CLS model), in %.
 PAPER = {
     "advbench-prefill": ("AdvBench / prefill", 39.62, None, 0.4),
     "harmbench-gcg": ("HarmBench / GCG (100 behaviours)", 28.0, None, 0.0),
@@ -140,8 +141,6 @@ def _fig(path: Path, figs: Path, results_md: Path) -> str:
 
 def figures(res: Results, figs: Path) -> dict[str, str]:
     """Write the PNG figures; returns {name: file} of those written."""
-    from saess.reports.plots import plot_asr
-
     figs.mkdir(parents=True, exist_ok=True)
     made = {}
 
@@ -172,11 +171,9 @@ def figures(res: Results, figs: Path) -> dict[str, str]:
 
 
 def plot_probe(attacks: dict, top_k: int, title: str, path: Path) -> bool:
-    from saess.reports.plots import _plt
-
     if not any(a["n"] for a in attacks.values()):
         return False
-    plt = _plt()
+    plt = pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
     for name, d in attacks.items():
         xs = [i for i, v in enumerate(d["entropy"]) if v is not None]
