@@ -15,6 +15,8 @@ full layers only (`unevicting_cache`), so `[CLS]` stays in slot 0 whatever the l
 
 from __future__ import annotations
 
+from transformers import DynamicCache
+
 from saess.errors import ModelError
 
 
@@ -47,6 +49,4 @@ def check_sliding_window(lm, max_length: int) -> None:
 
 def unevicting_cache():
     """A KV cache whose layers all keep every key (no sliding-window eviction): `[CLS]` stays in slot 0."""
-    from transformers import DynamicCache
-
     return DynamicCache()
