@@ -28,6 +28,8 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from saess.data import sources
+from saess.data.files import read_prompt_file
 from saess.errors import InputError
 
 BENCHMARKS = ("advbench", "harmbench", "xstest")
@@ -67,8 +69,6 @@ def _sha256(path: Path) -> str:
 
 
 def _file_rows(path: str, id_prefix: str = "line") -> tuple[list[dict], dict]:
-    from saess.data.files import read_prompt_file
-
     p = Path(path).expanduser()
     if not p.is_file():
         raise InputError(f"{path}: no such file" if not p.exists() else f"{path}: not a file")
@@ -91,8 +91,6 @@ def _file_rows(path: str, id_prefix: str = "line") -> tuple[list[dict], dict]:
 
 def load_benchmark(benchmark: str | None, prompts_file: str | None, limit: int | None) -> RowSet:
     """The harmful rows: a named benchmark or a user file (exactly one of them)."""
-    from saess.data import sources
-
     if (benchmark is None) == (prompts_file is None):
         raise InputError(f"give exactly one of --benchmark ({', '.join(BENCHMARKS)}) or --prompts FILE")
     if prompts_file is not None:
@@ -128,8 +126,6 @@ def load_benchmark(benchmark: str | None, prompts_file: str | None, limit: int |
 
 def load_benign(benign: str | None, limit: int | None) -> RowSet | None:
     """Benign prompts for over-refusal: `edgy` or `xstest` (packaged, held out), a file, or None/"none"."""
-    from saess.data import sources
-
     if benign is None or benign == "none":
         return None
     if benign == "edgy":
