@@ -81,33 +81,54 @@ def score(judge, rows: Sequence[CheckRow], task: str, set_name: str, vs: list[Ve
     return Score(judge.name, set_name, task, len(rows), tp, fp, tn, fn)
 
 
-def default_judges() -> list:
+XSTEST_DEV_MODELS = ("gpt4", "llama2orig")  # read while developing the refusal rules (docs/judges.md)
+PYRIT_DEV_FILES = ("main",)
+
+
+def refusal_judges() -> list:
+    from saess.judges.keyword import KeywordJudge
+    from saess.judges.rules import RefusalRulesJudge
+
+    return [KeywordJudge("gcg"), KeywordJudge("gcg", case_sensitive=False, normalise_quotes=True),
+            RefusalRulesJudge(), RefusalRulesJudge(offtopic_is_refusal=True)]
+
+
+def harm_judges() -> list:
     from saess.judges.keyword import KeywordJudge
     from saess.judges.rules import RefusalRulesJudge
     from saess.judges.trained import SafetyJudge
 
-    return [KeywordJudge("gcg"), KeywordJudge("gcg", case_sensitive=False, normalise_quotes=True),
-            RefusalRulesJudge(), SafetyJudge()]
+    return [KeywordJudge("gcg"), RefusalRulesJudge(), SafetyJudge()]
 
 
-def measure_all(judges=None, sets: Sequence[str] = ("gold-check", "xstest", "pyrit-refusal", "pyrit-harm",
-                                                     "pyrit-objective")) -> list[Score]:
-    judges = judges if judges is not None else default_judges()
+def _parts(name: str, rows: list[CheckRow]) -> list[tuple[str, list[CheckRow]]]:
+    """The scored subsets of a check set: all rows, and the held-out / development parts."""
+    if name == "gold-check":
+        return [("gold-check benign", [r for r in rows if r.meta["kind"] == "benign"]),
+                ("gold-check all", rows),
+                ("gold-check harmful", [r for r in rows if r.meta["kind"] == "harmful"])]
+    if name == "xstest":
+        return [("xstest all", rows),
+                ("xstest held-out", [r for r in rows if r.meta["model"] not in XSTEST_DEV_MODELS]),
+                ("xstest dev", [r for r in rows if r.meta["model"] in XSTEST_DEV_MODELS])]
+    if name == "pyrit-refusal":
+        return [("pyrit-refusal all", rows),
+                ("pyrit-refusal extra (held-out)", [r for r in rows if r.meta["file"] not in PYRIT_DEV_FILES]),
+                ("pyrit-refusal main (dev)", [r for r in rows if r.meta["file"] in PYRIT_DEV_FILES])]
+    return [(name, rows)]
+
+
+def measure_all(sets: Sequence[str] = ("gold-check", "xstest", "pyrit-refusal", "pyrit-harm", "pyrit-objective"),
+                ) -> list[Score]:
+    """Refusal judges on the refusal-labelled parts, harm judges on the harm-labelled parts."""
     out: list[Score] = []
+    rj, hj = refusal_judges(), harm_judges()
     for s in sets:
         rows = load_check_set(s)
-        for j in judges:
-            vs = verdicts(j, rows)
-            if s == "gold-check":
-                ben = [(r, v) for r, v in zip(rows, vs, strict=True) if r.meta["kind"] == "benign"]
-                harm = [(r, v) for r, v in zip(rows, vs, strict=True) if r.meta["kind"] == "harmful"]
-                out.append(score(j, [r for r, _ in ben], "refusal", "gold-check benign", [v for _, v in ben]))
-                out.append(score(j, rows, "refusal", "gold-check all", vs))
-                out.append(score(j, [r for r, _ in harm], "harmful", "gold-check harmful", [v for _, v in harm]))
-            elif s in ("xstest", "pyrit-refusal"):
-                out.append(score(j, rows, "refusal", s, vs))
-            else:
-                out.append(score(j, rows, "harmful", s, vs))
+        for part, prow in _parts(s, rows):
+            task = "harmful" if part in ("gold-check harmful", "pyrit-harm", "pyrit-objective") else "refusal"
+            for j in (hj if task == "harmful" else rj):
+                out.append(score(j, prow, task, part))
     return out
 
 
