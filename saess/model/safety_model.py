@@ -33,6 +33,7 @@ from saess.model.cls_adapter import ClsAdapter
 from saess.model.compat import cache_kwarg, cache_of
 from saess.model.masks import build_cls_mask
 from saess.model.tokens import CLS_TOKEN, IGNORE, ChatEncoder, SafetyBatch
+from saess.model.window import check_sliding_window
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ def _decoder_of(lm: nn.Module) -> nn.Module:
 class SafetyModel(nn.Module):
     def __init__(self, lm: nn.Module, tokenizer, config: SafetyConfig):
         super().__init__()
+        check_sliding_window(lm, config.max_length)  # our 4D masks would override a window that binds
         self.lm = lm
         self.tokenizer = tokenizer
         self.config = config
@@ -256,7 +258,7 @@ class SafetyModel(nn.Module):
         return logits
 
     def phase_mask(self, batch: SafetyBatch, phase: str, signal: bool = True) -> torch.Tensor:
-        """The 4D mask of METHOD.md section 2 for `phase` in ("text", "align").
+        """The 4D mask of docs/method.md section 2 for `phase` in ("text", "align").
 
         `signal=False`: nobody attends to `[CLS]` (the plain language model; baselines).
         """
