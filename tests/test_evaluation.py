@@ -46,10 +46,10 @@ def fake_models(monkeypatch):
     stats = {"loads": registry.loads, "prompts": 0, "calls": 0, "registry": registry}
     real = SafeGenerator.generate
 
-    def counting(self, prompts, prefills=None, sampling=None, record=False):
+    def counting(self, prompts, prefills=None, sampling=None, record=False, **kw):
         stats["calls"] += 1
         stats["prompts"] += len(prompts)
-        return real(self, prompts, prefills, sampling, record)
+        return real(self, prompts, prefills, sampling, record, **kw)
 
     monkeypatch.setattr(SafeGenerator, "generate", counting)  # a spy: counts, then calls the real one
     return stats
@@ -218,12 +218,12 @@ def test_failing_sample_is_recorded_and_others_complete(tmp_path, files, fake_mo
     prompts, _ = files
     real = SafeGenerator.generate
 
-    def flaky(self, ps, prefills=None, sampling=None, record=False):
+    def flaky(self, ps, prefills=None, sampling=None, record=False, **kw):
         if any("bank" in p for p in ps):
             from saess.errors import InputError
 
             raise InputError("prompt too long (simulated)")
-        return real(self, ps, prefills, sampling, record)
+        return real(self, ps, prefills, sampling, record, **kw)
 
     monkeypatch.setattr(SafeGenerator, "generate", flaky)
     out = tmp_path / "run"
