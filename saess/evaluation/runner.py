@@ -45,6 +45,7 @@ from saess.attacks import case_seed
 from saess.evaluation.benchmarks import RowSet, load_benchmark, load_benign
 from saess.evaluation.cases import attack_labels, batches, build_cases
 from saess.evaluation.config import BENIGN_ATTACK, EvalConfig, upgrade_identity
+from saess.evaluation.correction import add_corrections
 from saess.evaluation.metrics import aggregate
 from saess.evaluation.records import generate_batch, make_record
 from saess.evaluation.store import RunFolder, sample_key, write_json_atomic
@@ -175,6 +176,7 @@ def run_eval(cfg: EvalConfig, out: str | Path, progress: Callable | None = None,
         "generated_now": generated,
         "elapsed_s": round(time.time() - t_start, 1),
     }
+    add_corrections(summary)  # raw and judge-corrected rates side by side (docs/judges.md)
     write_json_atomic(folder.path / "summary.json", summary)
     md, files = write_reports(folder.path, summary, records)
     return RunResult(folder.path, summary, generated, reused, md, ["summary.json", *files])
