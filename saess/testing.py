@@ -31,6 +31,7 @@ from saess.errors import ModelError
 from saess.model import SafetyModel
 from saess.model.loading import ARTIFACTS
 from saess.model.registry import ModelRegistry
+from saess.runtime import DEFAULT_DTYPE
 
 _CORPUS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -165,7 +166,7 @@ class TinyRegistry(ModelRegistry):
     def fingerprint(self, name: str) -> str | None:
         return None
 
-    def load(self, name: str, dtype="float32", device: str | None = None,
+    def load(self, name: str, dtype=DEFAULT_DTYPE, device: str | None = None,
              attn_implementation: str | None = None) -> SafetyModel:
         self.check(name)
         self.loads.append(name)

@@ -153,7 +153,7 @@ def test_the_shared_helpers_live_once():
     assert defs["resolve_device"] == ["saess.runtime"] and defs["torch_dtype"] == ["saess.runtime"]
     assert defs["batch_then_one_by_one"] == ["saess.runtime"] and defs["AtomicJsonl"] == ["saess.runtime"]
     assert defs["one_line_errors"] == ["saess.flags"]
-    for old in ("_device", "_dtype", "_one_line_errors", "_generate_rows_retry", "load_model"):
+    for old in ("_device", "_dtype", "_one_line_errors", "load_model"):
         assert old not in defs, (old, defs.get(old))
 
 

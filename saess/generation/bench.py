@@ -164,7 +164,7 @@ def child_main(argv: list[str]) -> int:
     """One configuration in this (fresh) process; prints a JSON object with its peak RSS."""
     ap = argparse.ArgumentParser(prog="saess-bench-child")
     ap.add_argument("--model", required=True)
-    ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--dtype", default=DEFAULT_DTYPE, choices=list(DTYPES))
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch-size", type=int, required=True)
     ap.add_argument("--schedule", required=True)

@@ -20,7 +20,7 @@ import torch
 from saess.errors import ModelError
 from saess.model.loading import ARTIFACTS, MODEL_NAMES, TRAINED_NAMES
 from saess.model.safety_model import CONFIG_NAME, SafetyModel
-from saess.runtime import torch_dtype
+from saess.runtime import DEFAULT_DTYPE, torch_dtype
 
 
 class ModelRegistry:
@@ -53,7 +53,7 @@ class ModelRegistry:
         except OSError:
             return None
 
-    def load(self, name: str, dtype: str | torch.dtype = "float32", device: str | None = None,
+    def load(self, name: str, dtype: str | torch.dtype = DEFAULT_DTYPE, device: str | None = None,
              attn_implementation: str | None = None) -> SafetyModel:
         """The model called `name`, on `device` (None: where it is loaded, the CPU)."""
         self.check(name)
@@ -67,7 +67,7 @@ class ModelRegistry:
         return SafetyModel.from_base(name, **kw)
 
 
-def load_safety_model(name: str, dtype: str | torch.dtype = "float32", device: str | None = None,
+def load_safety_model(name: str, dtype: str | torch.dtype = DEFAULT_DTYPE, device: str | None = None,
                       attn_implementation: str | None = None) -> SafetyModel:
     """`ModelRegistry().load(...)`: MODEL as the CLI takes it."""
     return ModelRegistry().load(name, dtype=dtype, device=device, attn_implementation=attn_implementation)

@@ -85,13 +85,16 @@ VARIANT_ATTACKS = ["direct", "prefill", "nested", "decoding"]
 MAIN_MODELS = ["base", "sft", "aug", "default"]
 
 
+_DEFAULT = StrategicConfig()
+
+
 @dataclass(frozen=True)
 class Variant:
     key: str
     model: str  # a model name, or "@NAME" for a model of TRAINED
     label: str
-    reliance: str = "medium"
-    schedule: str = "annealing"
+    reliance: str = _DEFAULT.reliance
+    schedule: str = _DEFAULT.schedule
     tau: int | None = None  # None: StrategicConfig's default
     window: int | None = None  # r1 = r2 = r3; None: StrategicConfig's defaults
     threshold: float | None = None  # None: the model's own
