@@ -21,8 +21,14 @@ def cmd_judge(args) -> int:
         raise InputError("give a run folder to rejudge (or --table)")
     if args.out is not None and len(args.runs) > 1:
         raise InputError("--out needs exactly one run folder")
-    from saess.evaluation.rejudge import read_run, rejudge
+    from saess.evaluation.rejudge import correct_only, read_run, rejudge
 
+    if args.correct_only:
+        outs = [correct_only(run, args.out) for run in args.runs]
+        for out, _, md in outs:
+            sys.stdout.write(f"wrote {out}\n\n{md}\n")
+        sys.stdout.flush()
+        return 0
     for run in args.runs:  # check every folder before writing anything
         read_run(run)
     for run in args.runs:
@@ -44,6 +50,9 @@ def register_judge_command(sub) -> None:
                    help="saess:v1 (default: refusal rules + trained harm judge) | rules:refusal | "
                         "keyword:gcg[:nocase][:quotes] | keyword:harmbench | keyword:gcg-short")
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (one RUN only; default RUN-rejudged)")
+    p.add_argument("--correct-only", action="store_true",
+                   help="no rejudging: add corrected rates for the run's own judge to a copy of its summary.json "
+                        "(needs only summary.json; default output RUN-corrected)")
     p.add_argument("--table", action="store_true", help="print the judge table on all check sets")
     p.add_argument("--markdown", default=None, metavar="FILE", help="with --table: also write it here")
     one_line_errors(p)

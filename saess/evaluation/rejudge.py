@@ -177,3 +177,54 @@ def rejudge(run: str | Path, out: str | Path | None = None, judge_name: str = "s
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out, summary, md
+
+
+def correct_only(run: str | Path, out: str | Path | None = None) -> tuple[Path, dict, str]:
+    """Add corrected rates to a finished run's `summary.json` for the judge that made it, without
+    its samples (the counts suffice): writes OUT (default RUN-corrected) with config.json,
+    summary.json and summary.md. For committed summaries whose samples are not on this machine."""
+    from saess.evaluation.correction import add_corrections
+    from saess.reports.markdown import markdown_summary
+
+    run = Path(run)
+    if not run.is_dir():
+        raise InputError(f"{run}: no such run folder")
+    sp = run / "summary.json"
+    try:
+        summary = json.loads(sp.read_text(encoding="utf-8"))
+        if not isinstance(summary.get("results"), list) or "judge" not in summary:
+            raise KeyError("results/judge")
+    except FileNotFoundError:
+        raise InputError(f"{run}: no summary.json (not a finished saess eval run folder)") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise InputError(f"{sp}: not a saess eval summary ({type(e).__name__}: {e})") from None
+    out = Path(out) if out is not None else run.with_name(run.name + "-corrected")
+    if out.resolve() == run.resolve():
+        raise InputError(f"--out {out} is the run folder itself; correcting never overwrites a run")
+    if out.exists() and not (out / "summary.json").exists():
+        raise InputError(f"--out {out} exists and is not a run folder; use another --out")
+    if out.exists():
+        try:
+            prev = json.loads((out / "summary.json").read_text(encoding="utf-8")).get("corrected_from")
+        except (OSError, ValueError, AttributeError):
+            prev = None
+        if prev != str(run):
+            raise InputError(f"--out {out} exists and is not an earlier correction of {run}; use another --out")
+    add_corrections(summary)
+    summary["corrected_from"] = str(run)
+    md = markdown_summary(summary)
+    parent = out.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    try:
+        if (run / CONFIG_FILE).exists():
+            shutil.copyfile(run / CONFIG_FILE, tmp / CONFIG_FILE)
+        write_json_atomic(tmp / "summary.json", summary)
+        (tmp / "summary.md").write_text(md, encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out, summary, md
