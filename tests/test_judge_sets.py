@@ -275,3 +275,28 @@ def test_rejudge_bad_run_folders_fail_and_write_nothing(tmp_path, capsys):
     assert main(["judge", str(run2), "--out", str(other)]) == 2
     assert "not an earlier rejudge" in capsys.readouterr().err
     assert (other / "summary.json").read_text() == "precious"
+
+
+def test_correct_only_uses_the_counts_of_a_committed_summary(tmp_path, capsys):
+    from pathlib import Path
+
+    from saess.cli import main
+
+    src = Path(__file__).resolve().parents[1] / "docs" / "results" / "full" / "adv-base"
+    before = _snapshot(src)
+    out = tmp_path / "adv-base-corrected"
+    assert main(["judge", "--correct-only", str(src), "--out", str(out)]) == 0
+    assert _snapshot(src) == before
+    s = json.loads((out / "summary.json").read_text())
+    for r in s["results"]:
+        c = r["asr_corrected"]
+        acc = s["correction"]["accuracy"]["asr_response"]
+        want = rogan_gladen(r["successes"] / r["n"], acc["sensitivity"], acc["specificity"])
+        assert c["rate"] == pytest.approx(want) and c["ci95"][0] <= c["rate"] <= c["ci95"][1]
+    capsys.readouterr()
+    assert main(["judge", "--correct-only", str(tmp_path / "nope")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["judge", "--correct-only", str(empty)]) == 2
+    assert "no summary.json" in capsys.readouterr().err
