@@ -23,7 +23,9 @@ Separation rules (enforced here, tested in tests/test_data.py):
 2. The evaluation index holds every prompt of every non-``train`` source plus the prompts of
    `RecipeConfig.extra_eval_files`. A training prompt is dropped when its normalised form
    (`normalize_prompt`) equals an evaluation prompt, or, when the shorter of the two has at
-   least `containment_min_words` words, when one contains the other (on word boundaries).
+   least `containment_min_words` words, when one contains the other (on word boundaries), or
+   when their content words (`saess.data.overlap.content_words`, at least 3) have a Jaccard
+   similarity of at least 0.7 (a near copy: reworded, same request).
 3. Training prompts are deduplicated across sources by normalised prompt (first source in
    `RecipeConfig.sources` order wins); a prompt given opposite labels is dropped everywhere.
 4. The validation split is chosen per normalised base prompt (a seeded sha256), and every
@@ -40,6 +42,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 from saess.data.files import read_prompt_file
+from saess.data.overlap import content_words
 from saess.data.refusals import harm_category, make_refusal
 from saess.data.sources import (
     BENIGN,
@@ -129,7 +132,7 @@ class ChatExample:
 class FilterRecord:
     prompt: str
     source: str
-    reason: str  # "eval_exact" | "eval_contains" | "label_conflict"
+    reason: str  # "eval_exact" | "eval_contains" | "eval_near_copy" | "label_conflict"
     matched: str | None = None  # the evaluation source (or the conflicting source)
 
     def to_dict(self) -> dict:
@@ -143,8 +146,15 @@ class FilterRecord:
 class EvalIndex:
     """Normalised evaluation prompts; `match(prompt)` says whether a training prompt leaks one."""
 
-    def __init__(self, prompts: Iterable[tuple[str, str]], containment_min_words: int = 6):
+    def __init__(self, prompts: Iterable[tuple[str, str]], containment_min_words: int = 6,
+                 near_copy_threshold: float = 0.7, near_copy_min_words: int = 3):
         self.min_words = containment_min_words
+        # Near copies: content-word Jaccard (saess.data.overlap) against every evaluation prompt
+        # with at least `near_copy_min_words` content words (an inverted index keeps it fast).
+        self.near_threshold = near_copy_threshold
+        self.near_min = near_copy_min_words
+        self._words: list[tuple[frozenset[str], str]] = []
+        self._by_word: dict[str, list[int]] = defaultdict(list)
         self.exact: dict[str, str] = {}
         self.long: list[tuple[str, str]] = []  # (" normalised ", source), at least min_words words
         for prompt, source in prompts:
@@ -154,6 +164,11 @@ class EvalIndex:
             self.exact.setdefault(n, source)
             if len(n.split()) >= self.min_words:
                 self.long.append((f" {n} ", source))
+            words = content_words(prompt)
+            if len(words) >= self.near_min:
+                for w in words:
+                    self._by_word[w].append(len(self._words))
+                self._words.append((words, source))
         self._all = "\n".join(f" {n} " for n in self.exact)
         self._src = list(self.exact.values())
 
@@ -175,6 +190,17 @@ class EvalIndex:
             pos = self._all.find(padded)
             if pos >= 0:
                 return "eval_contains", self._src[self._all.count("\n", 0, pos)]
+        return self._near_copy(prompt)
+
+    def _near_copy(self, prompt: str) -> tuple[str, str] | None:
+        words = content_words(prompt)
+        if len(words) < self.near_min or self.near_threshold > 1:
+            return None
+        shared: Counter = Counter(i for w in words for i in self._by_word.get(w, ()))
+        for i, k in shared.items():
+            other, src = self._words[i]
+            if k / len(words | other) >= self.near_threshold:
+                return "eval_near_copy", src
         return None
 
 
