@@ -297,7 +297,10 @@ def test_correct_only_uses_the_counts_of_a_committed_summary(tmp_path, capsys):
     s = json.loads((out / "summary.json").read_text())
     for r in s["results"]:
         c = r["asr_corrected"]
-        acc = s["correction"]["accuracy"]["asr_response"]
+        assert c["stratum"] == "base" and c["basis"] == "response"
+        acc = s["correction"]["accuracy_by_model"]["base"]["asr_response"]
+        pooled = s["correction"]["accuracy"]["asr_response"]
+        assert acc["sensitivity"] == pooled["sensitivity"] and acc["tn"] + acc["fp"] < pooled["tn"] + pooled["fp"]
         want = rogan_gladen(r["successes"] / r["n"], acc["sensitivity"], acc["specificity"])
         assert c["rate"] == pytest.approx(want) and c["ci95"][0] <= c["rate"] <= c["ci95"][1]
     capsys.readouterr()

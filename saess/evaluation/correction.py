@@ -110,9 +110,11 @@ def _pack(c: dict, basis: str) -> dict:
 
 
 def add_corrections(summary: dict, judge_name: str | None = None, accuracy: dict | None = None) -> dict:
-    """Add Rogan-Gladen corrected rates next to the raw ones, in place:
+    """Add Rogan-Gladen corrected rates next to the raw ones, in place. A model that the gold set
+    covers is corrected with its own specificity (and the pooled sensitivity, see
+    `saess.judges.measure.gold_accuracy`); another model with the pooled figures (`stratum`).
 
-    each result gets `asr_corrected` ({rate, ci95, sensitivity, specificity, basis, gold}) and
+    Each result gets `asr_corrected` ({rate, ci95, sensitivity, specificity, basis, gold}) and
     `over_refusal_corrected` (same shape); each `over_refusal[model]` gets `corrected`.
     `accuracy` (from `saess.judges.measure.gold_accuracy`) defaults to the judge named
     `judge_name` (default `summary["judge"]`) measured on the gold check split. A judge that
@@ -131,14 +133,22 @@ def add_corrections(summary: dict, judge_name: str | None = None, accuracy: dict
                 f"No corrected rates: the judge {name!r} is not one that can be measured on the gold set here.")
             summary["correction"] = None
             return summary
+    by_model = accuracy.get("by_model") or {}
+
+    def pick(model: str, kind: str):
+        """The model's own stratum when the gold set has it, else the pooled figures."""
+        own = (by_model.get(model) or {}).get(kind)
+        return (own, model) if own is not None else (accuracy.get(kind), "pooled")
+
     for r in summary.get("results") or []:
         basis = _basis(r)
-        acc = accuracy.get("asr_prompt" if basis == "prompt" else "asr_response")
-        r["asr_corrected"] = _pack(corrected_rate(r["successes"], r["n"], acc), basis) if acc and r["n"] else None
-    over_acc = accuracy.get("over_refusal")
-    for o in (summary.get("over_refusal") or {}).values():
-        o["corrected"] = _pack(corrected_rate(o["count"], o["n"], over_acc), "response") \
-            if over_acc and o.get("n") else None
+        acc, stratum = pick(r["model"], "asr_prompt" if basis == "prompt" else "asr_response")
+        r["asr_corrected"] = ({**_pack(corrected_rate(r["successes"], r["n"], acc), basis), "stratum": stratum}
+                              if acc and r["n"] else None)
+    for m, o in (summary.get("over_refusal") or {}).items():
+        acc, stratum = pick(m, "over_refusal")
+        o["corrected"] = ({**_pack(corrected_rate(o["count"], o["n"], acc), "response"), "stratum": stratum}
+                          if acc and o.get("n") else None)
     for r in summary.get("results") or []:
         o = (summary.get("over_refusal") or {}).get(r["model"])
         r["over_refusal_corrected"] = o.get("corrected") if o else None
@@ -146,6 +156,7 @@ def add_corrections(summary: dict, judge_name: str | None = None, accuracy: dict
         "method": "Rogan-Gladen with the judge's sensitivity/specificity on the gold check split; 95% interval "
                   "from Monte Carlo draws of the observed rate, sensitivity and specificity (Jeffreys Beta)",
         "judge": name,
-        "accuracy": {k: (v.to_dict() if v else None) for k, v in accuracy.items()},
+        "accuracy": {k: (v.to_dict() if v else None) for k, v in accuracy.items() if k != "by_model"},
+        "accuracy_by_model": {m: {k: (v.to_dict() if v else None) for k, v in d.items()} for m, d in by_model.items()},
     }
     return summary
