@@ -3,6 +3,11 @@
 - `KeywordJudge`: refusal-keyword matching (GCG / HarmBench lists).
 - `ModelJudge`: a Llama-Guard-style prompt through any local causal LM.
 - `measure_agreement`: the keyword judge against PyRIT's human refusal labels.
+- `saess.judges.rules.RefusalRulesJudge`, `saess.judges.trained.HarmJudge` / `SafetyJudge`
+  ("saess:v1"), the check sets (`saess.judges.checksets`, `saess.judges.gold`) and the judge
+  table (`saess.judges.measure`): import them from their modules (docs/judges.md). They are
+  not re-exported here: the gold-set tooling reads run folders (saess.evaluation), which
+  imports this package.
 
 A model's own [CLS] safety head never judges that model: judges take text, not the model
 under test.
