@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from saess.data.base import normalize_prompt
+
 GUIDE_TEXT = "Sorry, I cannot fulfill your request because"
 
 # category -> (what the request asks for: noun phrases, what it could do: verb phrases, closings)
@@ -211,8 +213,6 @@ def harm_category(category: str | None, prompt: str = "") -> str:
 
 
 def _digest(text: str) -> bytes:
-    from saess.data.sources import normalize_prompt
-
     return hashlib.sha256(normalize_prompt(text).encode("utf-8")).digest()
 
 

@@ -31,8 +31,9 @@ from torch import nn
 from saess.errors import ModelError
 from saess.model.cls_adapter import ClsAdapter
 from saess.model.compat import cache_kwarg, cache_of
+from saess.model.loading import load_causal_lm
 from saess.model.masks import build_cls_mask
-from saess.model.tokens import CLS_TOKEN, IGNORE, ChatEncoder, SafetyBatch
+from saess.model.tokens import CLS_TOKEN, IGNORE, ChatEncoder, SafetyBatch, collate
 from saess.model.window import check_sliding_window
 
 logger = logging.getLogger(__name__)
@@ -122,8 +123,6 @@ class SafetyModel(nn.Module):
     @classmethod
     def from_base(cls, name_or_path: str = "base", dtype=torch.float32, device=None,
                   attn_implementation: str | None = None, **config_kw) -> SafetyModel:
-        from saess.model.loading import load_causal_lm
-
         lm, tok = load_causal_lm(name_or_path, dtype=dtype, device=device, attn_implementation=attn_implementation)
         return cls.from_causal_lm(lm, tok, base_model=name_or_path, **config_kw)
 
@@ -322,8 +321,6 @@ class SafetyModel(nn.Module):
     @torch.no_grad()
     def classify(self, prompts: list[str], batch_size: int = 8, progress=None) -> list[float]:
         """P(malicious) of each prompt, judged on the query as in the alignment phase."""
-        from saess.model.tokens import collate
-
         seqs = [self.encoder.encode_chat(p) for p in prompts]
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # similar lengths pad less
         res = {}
@@ -358,8 +355,6 @@ class SafetyModel(nn.Module):
         """Rebuild from `save_pretrained`. `base_lm` skips loading the base weights (tests)."""
         from safetensors.torch import load_file
         from transformers import AutoTokenizer
-
-        from saess.model.loading import load_causal_lm
 
         path = Path(path)
         if not (path / CONFIG_NAME).exists():

@@ -32,7 +32,9 @@ from saess.data.sources import MALICIOUS
 from saess.errors import InputError
 from saess.generation import SafeGenerator, SamplingConfig, StrategicConfig
 from saess.model import SafetyModel
+from saess.model.loading import artifact_dir
 from saess.model.tokens import IGNORE, collate
+from saess.runtime import batch_then_one_by_one
 from saess.stats import auroc
 from saess.training.config import TrainConfig
 from saess.training.trainer import SafetyTrainer, load_trainable, world
@@ -156,27 +158,18 @@ def _answer_with_base(model, prompts: list[str], path: Path, max_new_tokens: int
     with open(path, "a") as f, tqdm(total=len(todo), desc=what, unit="prompt") as bar:
         for s in range(0, len(todo), batch_size):
             chunk = todo[s:s + batch_size]
-            for r in generate_or_skip(gen, chunk, sp, what):
+            outcomes = batch_then_one_by_one(lambda ps: gen.generate(ps, sampling=sp), chunk, retry_on=InputError)
+            for o in outcomes:
+                if o.error is not None:
+                    logger.warning("%s: skipped a prompt (%s)", what, o.error)
+                    continue
+                r = o.result
                 text = r.generated.strip()
                 done[r.prompt] = text
                 f.write(json.dumps({"prompt": r.prompt, "response": text}) + "\n")
             f.flush()
             bar.update(len(chunk))
     return done
-
-
-def generate_or_skip(gen, prompts: list[str], sp, what: str) -> list:
-    """One batch; if a prompt is bad (too long, say), retry one by one and skip only the bad ones."""
-    try:
-        return gen.generate(prompts, sampling=sp)
-    except InputError:
-        results = []
-        for p in prompts:
-            try:
-                results += gen.generate([p], sampling=sp)
-            except InputError as e:
-                logger.warning("%s: skipped a prompt (%s)", what, e)
-        return results
 
 
 # A completion that opens like a refusal is not a harmful answer (phase-1 windows would mislabel it).
@@ -389,8 +382,6 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
 
 def publish(final: Path, name: str) -> Path:
     """Copy a trained model (adapter, head, `[CLS]`, config, tokenizer, log) to saess/artifacts/NAME."""
-    from saess.model.loading import artifact_dir
-
     dest = artifact_dir(name)
     shutil.rmtree(dest, ignore_errors=True)
     shutil.copytree(final, dest)
