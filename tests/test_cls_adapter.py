@@ -114,3 +114,32 @@ def test_adapter_missing_from_weights_is_an_error(tmp_path):
 
     with pytest.raises(ModelError, match="adapter"):
         m2.load_safety_state(load_file(tmp_path / "m" / "safety.safetensors"))
+
+
+def test_memoised_keys_values_give_the_same_logits_and_gradients():
+    m = _with_adapter()
+    batch = _text_batch(m)
+    ref = m.text_phase_safety_logits(batch)
+    rows = m.visible_kv(batch, store_dtype=torch.float32)
+    assert [k.shape[2] for k, _ in rows] == batch.content.sum(1).tolist()  # only what [CLS] sees
+    got = m.cls_logits_from_kv(rows)
+    assert torch.allclose(ref, got, atol=1e-5)
+    half = m.cls_logits_from_kv(m.visible_kv(batch))  # float16 storage: close, not equal
+    assert torch.allclose(ref, half, atol=5e-2)
+    params = m.safety_parameters()
+    for a, b in zip(torch.autograd.grad(ref.sum(), params), torch.autograd.grad(got.sum(), params), strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_trainer_with_and_without_kv_memo_reach_the_same_weights(tmp_path):
+    seqs_of = lambda m: [m.encoder.encode_text(t, lab) for t, lab in zip(TEXTS * 4, (0, 1, 0) * 4, strict=True)]  # noqa: E731
+    res = []
+    for memo in (False, True):
+        m = _with_adapter()
+        cfg = TrainConfig(phase="text", finetune="none", max_steps=4, batch_size=4, head_lr=1e-2, warmup_steps=1,
+                          checkpoint_every=100, kv_memo=memo)
+        tr = SafetyTrainer(m, cfg, seqs_of(m))
+        tr.train(tmp_path / f"m{memo}", progress=False)
+        assert (tr.kv_memo is not None) == memo and (not memo or len(tr.kv_memo) == 12)
+        res.append(torch.cat([p.detach().flatten() for p in m.safety_parameters()]))
+    assert torch.allclose(res[0], res[1], atol=2e-3)

@@ -27,12 +27,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers import DynamicCache
 
 from saess.errors import ModelError
 from saess.model.cls_adapter import ClsAdapter
 from saess.model.compat import cache_kwarg, cache_of
 from saess.model.loading import load_causal_lm
-from saess.model.masks import build_cls_mask
+from saess.model.masks import bool_to_float_mask, build_cls_mask
 from saess.model.tokens import CLS_TOKEN, IGNORE, ChatEncoder, SafetyBatch, collate
 from saess.model.window import check_sliding_window
 
@@ -316,6 +317,51 @@ class SafetyModel(nn.Module):
         cls_ids = batch.input_ids[:, :1]
         _, hidden, _ = self.run(cls_ids, torch.zeros_like(cls_ids), row, cache=cache, use_cache=True,
                                 logits_to_keep=1, cls_mask=torch.ones_like(cls_ids, dtype=torch.bool))
+        return self.head(hidden[:, 0])
+
+    @torch.no_grad()
+    def visible_kv(self, batch: SafetyBatch, store_dtype: torch.dtype = torch.float16
+                   ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per row, the base model's keys and values at the positions `[CLS]` attends to in the
+        labelled-text phase: (keys, values), each [layers, kv_heads, n_visible, head_dim], on CPU.
+
+        With a frozen LM they never change, so phase 1 computes them once and trains `[CLS]` for
+        many epochs on them (`cls_logits_from_kv`): the cost of an epoch after the first is one
+        position per sequence.
+        """
+        batch = batch.to(self.device)
+        full = self.phase_mask(batch, "text")
+        _, _, cache = self.run(batch.input_ids[:, 1:], batch.position_ids[:, 1:], full[:, :, 1:, 1:],
+                               use_cache=True, logits_to_keep=1,
+                               cls_mask=torch.zeros_like(batch.input_ids[:, 1:], dtype=torch.bool))
+        sees = full[:, 0, 0, 1:] == 0  # row 0 of the phase mask: what [CLS] attends to
+        keys = torch.stack([layer.keys for layer in cache.layers], 1)  # [B, L, H, T-1, d]
+        values = torch.stack([layer.values for layer in cache.layers], 1)
+        rows = []
+        for b in range(keys.shape[0]):
+            idx = sees[b].nonzero()[:, 0]
+            rows.append((keys[b][:, :, idx].to("cpu", store_dtype).contiguous(),
+                         values[b][:, :, idx].to("cpu", store_dtype).contiguous()))
+        return rows
+
+    def cls_logits_from_kv(self, rows: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """Safety logits [B, 2] of `[CLS]` attending to stored keys/values (`visible_kv`) and itself."""
+        B, n = len(rows), max(k.shape[2] for k, _ in rows)
+        L, H, _, d = rows[0][0].shape
+        keys = torch.zeros(L, B, H, n, d, dtype=self.dtype, device=self.device)
+        values = torch.zeros_like(keys)
+        allowed = torch.zeros(B, n + 1, dtype=torch.bool, device=self.device)
+        allowed[:, n] = True  # itself (appended last)
+        for b, (k, v) in enumerate(rows):
+            m = k.shape[2]
+            keys[:, b, :, :m] = k.to(self.device, self.dtype)
+            values[:, b, :, :m] = v.to(self.device, self.dtype)
+            allowed[b, :m] = True
+        cache = DynamicCache(ddp_cache_data=[(keys[i], values[i]) for i in range(L)])
+        cls_ids = torch.full((B, 1), self.config.cls_token_id, dtype=torch.long, device=self.device)
+        _, hidden, _ = self.run(cls_ids, torch.zeros_like(cls_ids), bool_to_float_mask(allowed[:, None, None], self.dtype),
+                                cache=cache, use_cache=True, logits_to_keep=1,
+                                cls_mask=torch.ones_like(cls_ids, dtype=torch.bool))
         return self.head(hidden[:, 0])
 
     @torch.no_grad()

@@ -50,6 +50,9 @@ def register_training_commands(sub) -> None:
     p.add_argument("--phase1-views", action="store_true",
                    help="phase 1 also on queries alone, query + first r1 response tokens and r-token windows")
     p.add_argument("--windows-per-answer", type=int, default=P.windows_per_answer)
+    p.add_argument("--window-max-start", type=int, default=P.window_max_start)
+    p.add_argument("--phase1-limit", type=int, default=P.phase1_limit,
+                   help="at most N phase-1 sequences (a seeded sample)")
     p.add_argument("--harmful-completions", type=int, default=P.harmful_completions,
                    help="malicious training prompts the base model completes (harmful windows for phase 1)")
     p.add_argument("--cls-adapter-r", type=int, default=P.cls_adapter_r,
@@ -95,6 +98,7 @@ def config_from_args(args) -> PipelineConfig:
                           lam2=args.lam2, phase1_head_lr=args.phase1_head_lr,
                           phase1_batch_size=args.phase1_batch_size, phase1_from=args.phase1_from,
                           phase1_views=args.phase1_views, windows_per_answer=args.windows_per_answer,
+                          window_max_start=args.window_max_start, phase1_limit=args.phase1_limit,
                           harmful_completions=args.harmful_completions, cls_adapter_r=args.cls_adapter_r,
                           cls_adapter_alpha=args.cls_adapter_alpha, mask_guide=args.mask_guide,
                           edgy_repeat=args.edgy_repeat, retain_limit=args.retain_limit,

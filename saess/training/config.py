@@ -52,6 +52,9 @@ class TrainConfig:
     log_every: int = 5
     seed: int = 0
     dtype: str = "float32"
+    # Phase 1 with a frozen LM: keep the keys/values [CLS] attends to in memory (float16, CPU)
+    # after their first computation, so later epochs cost one position per sequence.
+    kv_memo: bool = True
 
     def __post_init__(self) -> None:
         if self.phase not in PHASES:
@@ -74,4 +77,4 @@ class TrainConfig:
         return asdict(self)
 
     # Fields that may change between a run and its resumption without changing the result.
-    RESUMABLE_CHANGES = ("checkpoint_every", "log_every")
+    RESUMABLE_CHANGES = ("checkpoint_every", "log_every", "kv_memo")

@@ -78,6 +78,10 @@ class PipelineConfig:
     # alone, query + first r1 response tokens, and r-token windows of answers.
     phase1_views: bool = False
     windows_per_answer: int = 2
+    window_max_start: int = 64  # windows start within the first N response tokens (what 64-128-token answers hold)
+    # At most N phase-1 sequences (a seeded sample): the frozen LM's one forward per sequence is
+    # the cost of phase 1 (later epochs reuse its keys/values).
+    phase1_limit: int | None = None
     # Malicious training prompts completed by the base model (harmful windows for phase 1).
     harmful_completions: int = 0
     completion_max_new_tokens: int = 48
@@ -102,6 +106,8 @@ class PipelineConfig:
             raise InputError(f"variant {self.variant!r} is not one of {', '.join(VARIANTS)}")
         if self.cls_adapter_r < 0:
             raise InputError(f"--cls-adapter-r must be >= 0, got {self.cls_adapter_r}")
+        if self.phase1_limit is not None and self.phase1_limit < 1:
+            raise InputError(f"--phase1-limit must be >= 1, got {self.phase1_limit}")
         if self.phase1_epochs is not None and self.phase1_epochs <= 0:
             raise InputError(f"--phase1-epochs must be > 0, got {self.phase1_epochs}")
         if self.phase1_from is not None:
@@ -215,7 +221,8 @@ def _phase1_view_seqs(enc, chats, answered, rng, cfg: PipelineConfig, what: str)
     seqs = _encode(lambda c: query_view(enc, c[0], c[2]), chats, f"{what} query views")
     for prompt, answer, label in answered:
         try:
-            seqs += response_views(enc, prompt, answer, label, rng, windows=cfg.windows_per_answer)
+            seqs += response_views(enc, prompt, answer, label, rng, windows=cfg.windows_per_answer,
+                                   max_start=cfg.window_max_start)
         except (InputError, ValueError):
             pass
     return seqs
@@ -351,7 +358,10 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
                          "phase 1 val")
             if cfg.phase1_views:
                 tr += _phase1_view_seqs(enc, chats(recipe["alignment"], sft=False), answered, rng, cfg, "phase 1")
-                logger.info("phase 1: %d sequences with views", len(tr))
+            if cfg.phase1_limit is not None and len(tr) > cfg.phase1_limit:
+                tr = random.Random(cfg.seed + 2).sample(tr, cfg.phase1_limit)
+            logger.info("phase 1: %d sequences (%d tokens, %d malicious)", len(tr), sum(len(x) for x in tr),
+                        sum(x.cls_label == MALICIOUS for x in tr))
             # Phase 1 trains [CLS], the head and the [CLS]-only adapter (docs/training.md): the LM is frozen.
             SafetyTrainer(model, cfg.phase_config("text"), tr, va).train(p1)
             if rank == 0:

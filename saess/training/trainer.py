@@ -89,6 +89,10 @@ class SafetyTrainer:
         # In the labelled-text phase no token attends to [CLS]; with the LM frozen the LM loss
         # cannot change, so it is not computed (it would dominate the cost: V-way logits per token).
         self.skip_lm = config.phase == "text" and config.finetune == "none"
+        # ... and the keys/values [CLS] attends to never change: computed once per training
+        # sequence (first epoch), every later step is one position per sequence.
+        self.kv_memo: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = (
+            {} if self.skip_lm and config.signal and config.kv_memo else None)
 
     # --- data order ---------------------------------------------------------------------
     def _global_batch_size(self) -> int:
@@ -178,6 +182,19 @@ class SafetyTrainer:
             cls_sum = F.cross_entropy(safety_logits, batch.cls_labels, ignore_index=IGNORE, reduction="sum")
         return lm_sum, cls_sum, safety_logits
 
+    def _memo_loss(self, mb: list[int], batch):
+        """Labelled-text loss of a frozen LM from memoised keys/values (see `kv_memo`)."""
+        m = self.model
+        todo = [j for j, i in enumerate(mb) if i not in self.kv_memo]
+        if todo:
+            sub = collate([self.train_seqs[mb[j]] for j in todo], self.pad_id)
+            for j, kv in zip(todo, m.visible_kv(sub), strict=True):
+                self.kv_memo[mb[j]] = kv
+        logits = m.cls_logits_from_kv([self.kv_memo[i] for i in mb]).float()
+        labels = batch.cls_labels.to(m.device)
+        cls_sum = F.cross_entropy(logits, labels, ignore_index=IGNORE, reduction="sum")
+        return torch.zeros((), device=m.device), cls_sum
+
     def _counts(self, micro: list[list[int]]) -> tuple[float, float]:
         ntok = sum(sum(1 for t in self.train_seqs[i].labels[1:] if t != IGNORE) for mb in micro for i in mb)
         ncls = sum(1 for mb in micro for i in mb if self.train_seqs[i].cls_label != IGNORE)
@@ -195,7 +212,10 @@ class SafetyTrainer:
             if not mb:
                 continue
             batch = collate([self.train_seqs[i] for i in mb], self.pad_id)
-            lm_sum, cls_sum, _ = self._loss_parts(batch)
+            if self.kv_memo is not None:
+                lm_sum, cls_sum = self._memo_loss(mb, batch)
+            else:
+                lm_sum, cls_sum, _ = self._loss_parts(batch)
             loss = lm_sum / ntok + self.cfg.lam * cls_sum / ncls
             loss.backward()
             lm_total += lm_sum.item()

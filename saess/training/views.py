@@ -44,12 +44,15 @@ def response_view(enc: ChatEncoder, prompt: str, response: str, label: int, star
 
 
 def response_views(enc: ChatEncoder, prompt: str, response: str, label: int, rng: random.Random,
-                   windows: int = 2, r1: int = 10, sizes: tuple[int, ...] = WINDOW_SIZES) -> list[EncodedSequence]:
-    """A rule-1 view (query + first r1 tokens) and `windows` r-token windows at random offsets."""
+                   windows: int = 2, r1: int = 10, sizes: tuple[int, ...] = WINDOW_SIZES,
+                   max_start: int | None = None) -> list[EncodedSequence]:
+    """A rule-1 view (query + first r1 tokens) and `windows` r-token windows at random offsets
+    (starting within the first `max_start` response tokens when given)."""
     n_resp = len(enc.text_ids(response))
     out = [response_view(enc, prompt, response, label, 0, r1, with_query=True)]
     for _ in range(windows):
         size = rng.choice(sizes)
-        start = rng.randrange(0, max(1, n_resp - size + 1))
+        last = max(1, n_resp - size + 1)
+        start = rng.randrange(0, last if max_start is None else max(1, min(last, max_start + 1)))
         out.append(response_view(enc, prompt, response, label, start, size, with_query=False))
     return out
