@@ -204,7 +204,9 @@ class SafetyTrainer:
         return max(c[0].item(), 1.0), max(c[1].item(), 1.0)
 
     def train_step(self, step: int) -> dict:
-        self.model.train()
+        # A frozen LM in phase 1 runs in eval mode: dropout (PEFT's LoRA dropout included) would
+        # only cost time, since none of its outputs is trained.
+        self.model.train(not self.skip_lm)
         micro = self._step_items(step)
         ntok, ncls = self._counts(micro)
         lm_total, cls_total = 0.0, 0.0
