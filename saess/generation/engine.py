@@ -24,7 +24,7 @@ tests check that both agree.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -48,7 +48,7 @@ class GenerationResult:
     response: str  # the whole assistant turn: prefill + generated text
     generated: str  # the generated part only
     num_tokens: int
-    finish_reason: str  # "eos", "length", "refused" (high reliance)
+    finish_reason: str  # "eos", "length", "refused" (high reliance), or a reason given by `on_step`
     p_malicious_query: float
     trace: list[dict] = field(default_factory=list)
     debug: dict | None = None
@@ -93,13 +93,24 @@ class SafeGenerator:
         self._guide = {sep: model.encoder.text_ids(sep + self.cfg.guide_text) for sep in ("", " ")}
 
     # ------------------------------------------------------------------------------------
-    def generate(self, prompts: list[str], prefills: list[str | None] | None = None,
+    def generate(self, prompts: list[str | list[dict]], prefills: list[str | None] | None = None,
                  sampling: SamplingConfig | None = None, record: bool = False,
-                 prefill_ids: list[Sequence[int] | None] | None = None) -> list[GenerationResult]:
+                 prefill_ids: list[Sequence[int] | None] | None = None,
+                 on_step: Callable[[int, list[int | None]], Mapping[int, str] | None] | None = None,
+                 on_row_done: Callable[[int, GenerationResult], None] | None = None) -> list[GenerationResult]:
         """One left-padded batch. `prefill_ids[i]`, when given, are the exact token ids the
         assistant turn starts with (a prefill defined in tokens); they replace the
         tokenisation of `prefills[i]`, which then is only the text reported (decoded from
-        the ids when None)."""
+        the ids when None). A prompt may be a conversation (a list of `{"role", "content"}`
+        messages ending with a user turn; `ChatEncoder.encode_messages`).
+
+        Callbacks (a server's hooks; both run on the calling thread):
+        `on_step(step, tokens)` after every decode step: `tokens[b]` is the id row b took at
+        this step (None if it was already done). It may return `{b: finish_reason}` to end
+        rows now (a stop string was met, the client went away); an ended row leaves the
+        batch's work when every row has ended, and costs one padded position per step until
+        then. `on_row_done(b, result)` once per row, as soon as the row is done.
+        """
         sp = sampling or SamplingConfig()
         cfg = self.cfg
         m = self.model
@@ -110,7 +121,8 @@ class SafeGenerator:
         for i, ids in enumerate(prefill_ids):
             if ids is not None and prefills[i] is None:
                 prefills[i] = self.tok.decode(list(ids))
-        seqs = [m.encoder.encode_chat(p, prefill=f or None, prefill_ids=ids)
+        seqs = [m.encoder.encode_messages(p, prefill=f or None) if isinstance(p, list) and ids is None
+                else m.encoder.encode_chat(p, prefill=f or None, prefill_ids=ids)
                 for p, f, ids in zip(prompts, prefills, prefill_ids, strict=True)]
         longest = max(len(s) for s in seqs) + sp.max_new_tokens  # forced guide tokens count as new tokens
         if longest > m.config.max_length:
@@ -156,6 +168,17 @@ class SafeGenerator:
         V = next_logits.shape[-1]
         if cls_id < V:
             next_logits[:, cls_id] = float("-inf")
+        reported = [False] * B
+
+        def report() -> None:
+            if on_row_done is None:
+                return
+            for b, r in enumerate(rows):
+                if r.done and not reported[b]:
+                    reported[b] = True
+                    on_row_done(b, self._result(prompts[b], prefills[b], p0[b], r))
+
+        report()
         if record:
             # the next-token logits after the prompt pass ([B, V]; after every step they are in
             # "steps"[k]["logits"]), `[CLS]` excluded, before any sampling processor
@@ -230,23 +253,31 @@ class SafeGenerator:
                 if record:
                     dbg["evals"].append({"step": step, "window": window.clone(), "p": p, "K": K})
                 self._update_rows(rows, p, step, window, resp_idx)
-        results = []
-        for b, r in enumerate(rows):
-            gen_ids = [t for t in r.generated if t not in self.eos_ids]
-            text = self.tok.decode(gen_ids, skip_special_tokens=True)
-            pre = prefills[b] or ""
-            if r.finish == "refused":
-                response, text = cfg.refusal_text, cfg.refusal_text
-            else:
-                response = pre + text
-            results.append(GenerationResult(prompts[b], prefills[b], response, text, len(r.generated), r.finish,
-                                            p0[b], r.trace, debug=None))
+            if on_step is not None:
+                ended = on_step(step, [r.generated[-1] if ok else None for r, ok in zip(rows, tok_valid, strict=True)])
+                for b, reason in (ended or {}).items():
+                    if not rows[b].done:
+                        rows[b].done, rows[b].finish, rows[b].forced = True, reason, []
+            report()
+        for r in rows:
+            r.done = True
+        report()
+        results = [self._result(prompts[b], prefills[b], p0[b], r) for b, r in enumerate(rows)]
         if record:
             dbg["batch"] = batch
             dbg["eos_ids"] = list(self.eos_ids)
             for res in results:
                 res.debug = dbg
         return results
+
+    def _result(self, prompt, prefill, p0: float, r: _Row) -> GenerationResult:
+        gen_ids = [t for t in r.generated if t not in self.eos_ids]
+        text = self.tok.decode(gen_ids, skip_special_tokens=True)
+        if r.finish == "refused":
+            response, text = self.cfg.refusal_text, self.cfg.refusal_text
+        else:
+            response = (prefill or "") + text
+        return GenerationResult(prompt, prefill, response, text, len(r.generated), r.finish, p0, list(r.trace))
 
     # ------------------------------------------------------------------------------------
     def _processors(self, sp: SamplingConfig):

@@ -180,21 +180,63 @@ class ChatEncoder:
             prefill_ids = self._check_ids(prefill_ids)
         if not prompt or not prompt.strip():
             raise InputError("empty prompt")
+        msgs = self._messages(prompt)
+        # The system prompt is not the user's content: [CLS] does not judge it.
+        ids, content = self._query(msgs, [m["role"] == "user" for m in msgs])
+        return self._with_response(ids, content, msgs, response, label, prefill, close_response, prefill_ids)
+
+    def encode_messages(self, messages: Sequence[dict], prefill: str | None = None) -> EncodedSequence:
+        """Inference on a conversation (OpenAI-style `messages`, the last one a user turn).
+
+        Every message given here is the caller's content, so `[CLS]` judges all of them:
+        user turns, earlier assistant turns (a caller can write them) and a system message
+        the caller sent. The model's own `system_prompt` is added, unjudged, only when the
+        conversation has no system message. Roles: system, user, assistant; the system
+        message, if any, comes first; the last message is from the user.
+        """
+        msgs = []
+        for i, m in enumerate(messages):
+            role, text = m.get("role"), m.get("content")
+            if role not in ("system", "user", "assistant"):
+                raise InputError(f"messages[{i}].role: {role!r} is not one of system, user, assistant")
+            if role == "system" and i != 0:
+                raise InputError(f"messages[{i}]: a system message must come first")
+            if not isinstance(text, str) or not text.strip():
+                raise InputError(f"messages[{i}].content: empty or not a string")
+            msgs.append({"role": role, "content": text})
+        if not msgs or msgs[-1]["role"] != "user":
+            raise InputError("messages: the last message must be from the user")
+        judged = [True] * len(msgs)
+        if msgs[0]["role"] != "system" and self.system_prompt:
+            msgs.insert(0, {"role": "system", "content": self.system_prompt})
+            judged.insert(0, False)
+        ids, content = self._query(msgs, judged)
+        return self._with_response(ids, content, msgs, None, IGNORE, prefill, True, None)
+
+    def _query(self, msgs: list[dict], judged: list[bool]) -> tuple[list[int], list[bool]]:
+        """`[CLS]` (BOS) and the rendered conversation up to the assistant header; content flags
+        True on the text of the messages marked `judged`."""
         if not self.has_template:
             raise InputError("the tokenizer has no chat template; use encode_text or set one")
-        msgs = self._messages(prompt)
-        pieces, contents = self._render(msgs, add_generation_prompt=True)
+        try:
+            pieces, contents = self._render(msgs, add_generation_prompt=True)
+        except InputError:
+            raise
+        except Exception as e:  # a template that rejects the conversation (roles, order) raises its own error
+            raise InputError(f"the chat template rejected the messages: {' '.join(str(e).split())}") from None
         ids, content = self._start(pieces[0])
-        roles = [m["role"] for m in msgs] + [None]
-        for tpl, txt, role in zip(pieces, contents + [None], roles, strict=True):
+        for tpl, txt, judge in zip(pieces, contents + [None], judged + [False], strict=True):
             t = self.template_ids(tpl) if tpl else []
             ids += t
             content += [False] * len(t)
             if txt is not None:
                 c = self.text_ids(txt)
                 ids += c
-                # The system prompt is not the user's content: [CLS] does not judge it.
-                content += [role == "user"] * len(c)
+                content += [judge] * len(c)
+        return ids, content
+
+    def _with_response(self, ids, content, msgs, response, label, prefill, close_response,
+                       prefill_ids) -> EncodedSequence:
         query_len = len(ids)
         is_resp = [False] * query_len
         labels = [IGNORE] * query_len
