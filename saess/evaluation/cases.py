@@ -14,6 +14,7 @@ from __future__ import annotations
 from saess.attacks import AttackCase, get_attack
 from saess.evaluation.benchmarks import RowSet
 from saess.evaluation.config import BENIGN_ATTACK, EvalConfig
+from saess.generation.batching import SLACK, length_batches
 from saess.generation.config import SamplingConfig
 
 
@@ -75,7 +76,7 @@ def _group_key(case: AttackCase) -> tuple:
 
 
 def batches(items: list[tuple[str, AttackCase]], batch_size: int) -> list[list[list[tuple[str, AttackCase]]]]:
-    """Jobs grouped by sampling config (first-seen order), sorted by length, cut into batches.
+    """Jobs grouped by sampling config (first-seen order), batched by length (`length_batches`).
 
     A job is a list of (label, case) that share one generation: greedy cases with the same
     prompt, prefill and budget (e.g. `direct` and the decoding attack's `greedy` config)
@@ -89,6 +90,8 @@ def batches(items: list[tuple[str, AttackCase]], batch_size: int) -> list[list[l
         groups.setdefault(gk, {}).setdefault(jk, []).append(it)
     out = []
     for jobs in groups.values():
-        js = sorted(jobs.values(), key=lambda job: len(job[0][1].prompt) + len(job[0][1].prefill or ""))
-        out += [js[i:i + batch_size] for i in range(0, len(js), batch_size)]
+        js = list(jobs.values())
+        # lengths in characters (about 4 per token): a long prompt does not pad the short ones
+        lengths = [len(job[0][1].prompt) + len(job[0][1].prefill or "") for job in js]
+        out += [[js[i] for i in b] for b in length_batches(lengths, batch_size, slack=4 * SLACK)]
     return out

@@ -28,6 +28,7 @@ from saess.flags import (
     strategic_from_args,
 )
 from saess.generation import bench
+from saess.generation.batching import length_batches
 from saess.generation.engine import SafeGenerator
 from saess.runtime import AtomicJsonl, batch_then_one_by_one, error_text, resolve_device
 
@@ -54,23 +55,40 @@ def _load(args, strategic):
 
 
 # --- generate --------------------------------------------------------------------------
-def _generate_rows(gen, rows, prefills, sampling, batch_size, on_done):
+def _generate_rows(gen, rows, prefills, sampling, batch_size, on_done, by_length: bool = True):
     """Batched generation; a failing batch is retried one prompt at a time.
 
-    `on_done(index, result_or_None, error_or_None)` is called once per row, in order.
+    With `by_length`, rows are batched by token length (`saess.generation.batching`), so a
+    long prompt does not pad the short ones; otherwise in file order. `on_done(index,
+    result_or_None, error_or_None)` is called once per row, in file order either way.
     """
-    for s in range(0, len(rows), batch_size):
-        idx = list(range(s, min(s + batch_size, len(rows))))
-
+    if by_length:
+        groups = length_batches([_length(gen, r.prompt, f) for r, f in zip(rows, prefills, strict=True)], batch_size)
+    else:
+        groups = [list(range(s, min(s + batch_size, len(rows)))) for s in range(0, len(rows), batch_size)]
+    ready: dict[int, tuple] = {}
+    next_out = 0
+    for idx in groups:
         def told(e, idx=idx):
-            logger.info("batch of lines %d-%d failed (%s); retrying one by one",
-                        rows[idx[0]].line, rows[idx[-1]].line, error_text(e))
+            logger.info("batch of lines %s failed (%s); retrying one by one",
+                        ", ".join(str(rows[i].line) for i in idx), error_text(e))
 
         outs = batch_then_one_by_one(
             lambda ii: gen.generate([rows[i].prompt for i in ii], [prefills[i] for i in ii], sampling),
             idx, on_batch_error=told)
         for i, o in zip(idx, outs, strict=True):
-            on_done(i, o.result, o.error)
+            ready[i] = (o.result, o.error)
+        while next_out in ready:  # write in file order as soon as the next row is done
+            on_done(next_out, *ready.pop(next_out))
+            next_out += 1
+
+
+def _length(gen, prompt: str, prefill: str | None) -> int:
+    """Tokens of the row's prompt pass; 0 for a row that does not encode (it fails alone, with its error)."""
+    try:
+        return len(gen.model.encoder.encode_chat(prompt, prefill=prefill or None))
+    except SaessError:
+        return 0
 
 
 def cmd_generate(args) -> int:
@@ -100,7 +118,8 @@ def cmd_generate(args) -> int:
                 out.write({"line": row.line, **d})
             bar.update(1)
 
-        _generate_rows(gen, rows, prefills, sampling, args.batch_size, on_done)
+        _generate_rows(gen, rows, prefills, sampling, args.batch_size, on_done,
+                       by_length=args.batching == "length")
     if failed:
         logger.warning("%d of %d prompts failed (their lines carry an 'error' field)", failed, len(rows))
     return 1 if failed == len(rows) else 0
@@ -189,6 +208,10 @@ def register_generation_commands(sub) -> None:
     p.add_argument("--prefill-from-target", action="store_true",
                    help="use each row's 'target' field/column as its prefill")
     p.add_argument("--out", default=None, help="JSONL output (default: stdout)")
+    p.add_argument("--batching", choices=["length", "input"], default="length",
+                   help="length: batch rows of similar token length (a long prompt does not pad the short "
+                        "ones); input: consecutive rows, in file order (default: length). Output is in file "
+                        "order either way")
     add_strategic_args(p)
     add_sampling_args(p)
     one_line_errors(p)
