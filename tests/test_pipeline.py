@@ -118,3 +118,24 @@ def test_xstest_head_metrics_and_answer_loss_on_a_tiny_model():
     pairs = [("What is 2 + 2?", "It is 4."), ("Name a fruit.", "An apple."), ("Empty answer", "")]
     loss = answer_loss(m, pairs, signal=True)
     assert loss["n"] == 2 and loss["lm_loss"] > 0
+
+
+def test_saess_train_command_end_to_end_on_a_tiny_base(tmp_path):
+    """`saess train` from the command line on the packaged recipe, with a tiny base model folder."""
+    from saess.cli import main
+    from saess.testing import save_tiny_lm
+
+    base = save_tiny_lm(tmp_path / "base")
+    out = tmp_path / "run"
+    rc = main(["-q", "train", "--base", str(base), "--out", str(out), "--phase1-views", "--cls-adapter-r", "2",
+               "--phase1-limit", "16", "--phase1-steps", "2", "--phase2-steps", "1", "--retain-limit", "2",
+               "--retain-max-new-tokens", "2", "--harmful-completions", "2", "--val-limit", "2", "--batch-size", "2",
+               "--lora-r", "2", "--max-length", "96", "--mask-guide"])
+    assert rc == 0
+    saved = json.loads((out / "final" / "saess_config.json").read_text())
+    assert saved["cls_adapter_r"] == 2 and saved["extra"]["pipeline"]["mask_guide"] is True
+    assert saved["extra"]["pipeline"]["train"]["lora_alpha"] == 4  # 2 x --lora-r
+    stats = json.loads((out / "data" / "recipe_stats.json").read_text())
+    assert stats["alignment"]["by_source"]["contrast"]["benign"] > 0  # the packaged recipe was used
+    val = json.loads((out / "phase1" / "val_metrics.json").read_text())
+    assert val["queries"]["n_benign"] > 0 and val["queries"]["n_malicious"] > 0

@@ -67,6 +67,8 @@ def register_training_commands(sub) -> None:
                    help="repeat benign edgy training prompts k times (over-refusal)")
     p.add_argument("--val-limit", type=int, default=P.val_limit,
                    help="validation sequences scored at the end of each phase")
+    p.add_argument("--val-views-limit", type=int, default=P.val_views_limit,
+                   help="validation queries and windows scored for the AUROC after each phase")
     p.add_argument("--seed", type=int, default=T.seed)
     p.add_argument("--publish", default=None, metavar="NAME",
                    help="copy the result to saess/artifacts/NAME (default, sft, aug) so --model NAME loads it")
@@ -102,7 +104,8 @@ def config_from_args(args) -> PipelineConfig:
                           harmful_completions=args.harmful_completions, cls_adapter_r=args.cls_adapter_r,
                           cls_adapter_alpha=args.cls_adapter_alpha, mask_guide=args.mask_guide,
                           edgy_repeat=args.edgy_repeat, retain_limit=args.retain_limit,
-                          retain_max_new_tokens=args.retain_max_new_tokens, val_limit=args.val_limit)
+                          retain_max_new_tokens=args.retain_max_new_tokens, val_limit=args.val_limit,
+                          val_views_limit=args.val_views_limit)
 
 
 def cmd_bench_train(args) -> int:

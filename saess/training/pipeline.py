@@ -95,6 +95,8 @@ class PipelineConfig:
     retain_limit: int | None = None
     aug_limit: int | None = None
     val_limit: int = 200  # validation sequences scored at the end of each phase
+    # validation queries and windows whose head scores give the AUROC after each phase (None: all)
+    val_views_limit: int | None = 400
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -256,8 +258,13 @@ def view_metrics(model, seqs, threshold: float = 0.5) -> dict:
     return res
 
 
-def _validation_report(model, enc, val_chats, val_answered, rng, out: Path, phase: str) -> dict:
-    """The head on the recipe's validation split: queries alone, and response windows."""
+def _validation_report(model, enc, val_chats, val_answered, rng, out: Path, phase: str,
+                       limit: int | None = None) -> dict:
+    """The head on the recipe's validation split: queries alone, and response windows
+    (at most `limit` of each, a seeded sample: scoring costs a forward pass per sequence)."""
+    if limit is not None:
+        val_chats = rng.sample(val_chats, min(limit, len(val_chats)))
+        val_answered = rng.sample(val_answered, min(limit, len(val_answered)))
     queries = _encode(lambda c: query_view(enc, c[0], c[2]), val_chats, "val query views")
     windows = []
     for prompt, answer, label in val_answered:
@@ -365,7 +372,8 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
             # Phase 1 trains [CLS], the head and the [CLS]-only adapter (docs/training.md): the LM is frozen.
             SafetyTrainer(model, cfg.phase_config("text"), tr, va).train(p1)
             if rank == 0:
-                _validation_report(model, enc, val_chats, val_answered, random.Random(cfg.seed + 1), p1, "phase1")
+                _validation_report(model, enc, val_chats, val_answered, random.Random(cfg.seed + 1), p1, "phase1",
+                                   cfg.val_views_limit)
     tr = _encode(lambda c: enc.encode_chat(c[0], c[1], c[2], prefill=c[3]), align_train, "phase 2")
     va = _encode(lambda c: enc.encode_chat(c[0], c[1], c[2], prefill=c[3]), align_val[:cfg.val_limit], "phase 2 val")
     if cfg.mask_guide:
@@ -380,7 +388,7 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
         if cfg.variant == "cls":
             model.config.extra["validation"] = _validation_report(model, enc, val_chats, val_answered,
                                                                   random.Random(cfg.seed + 1), out / "phase2",
-                                                                  "phase2")
+                                                                  "phase2", cfg.val_views_limit)
         model.save_pretrained(final)
         logs = [p for p in (out / "phase1" / "train_log.jsonl", out / "phase2" / "train_log.jsonl") if p.exists()]
         with open(final / "train_log.jsonl", "w") as f:
