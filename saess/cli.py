@@ -28,7 +28,7 @@ from saess.generation.cli import register_generation_commands
 from saess.model.registry import ModelRegistry
 from saess.reproduce.cli import register_reproduce_commands
 from saess.runtime import AtomicJsonl, resolve_device
-from saess.serve.cli import register_serve_command
+from saess.serve.cli import register_serve_bench_command, register_serve_command
 from saess.training.cli import register_training_commands
 
 logger = logging.getLogger("saess")
@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
 # Each registers its sub-commands; they import nothing from this module.
 COMMANDS = (register_generation_commands, register_training_commands, register_classifier_commands,
             register_calibrate_command, register_eval_commands, register_table_command,
-            register_reproduce_commands, register_judge_command, register_serve_command)
+            register_reproduce_commands, register_judge_command, register_serve_command,
+            register_serve_bench_command)
 
 
 def main(argv: list[str] | None = None, registry: ModelRegistry | None = None) -> int:

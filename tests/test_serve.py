@@ -410,3 +410,31 @@ def test_bad_serve_flags_are_one_line_errors_before_loading(model, capsys):
         err = capsys.readouterr().err.strip()
         assert err.startswith("saess: error:") and needle in err and "\n" not in err
     assert registry.loads == []
+
+
+# --- the load benchmark -------------------------------------------------------------------
+def test_load_benchmark_counts_tokens_latency_and_lost_requests(model, tmp_path, capsys):
+    from saess.cli import main
+    from saess.serve.loadtest import LoadConfig, percentile, run_load
+
+    assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0 and percentile([1.0, 2.0], 0.95) == pytest.approx(1.95)
+    prompts = ["Write a poem about the sea.", "How do I bake bread?", "Explain photosynthesis."]
+    with serving(model, api_key=None) as (url, engine, _):
+        rep = run_load(LoadConfig(url=url, model="tiny", prompts=prompts, concurrency=[1, 4], requests=6,
+                                  max_tokens=5))
+        src = tmp_path / "p.jsonl"
+        src.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in prompts))
+        assert main(["-q", "serve-bench", "--url", url, "--model", "tiny", "--prompts", str(src),
+                     "--concurrency", "2", "--requests", "2", "--max-tokens", "3"]) == 0
+        assert json.loads(capsys.readouterr().out)["levels"][0]["ok"] == 2
+    for level in rep["levels"]:
+        assert (level["requests"], level["ok"], level["lost"]) == (6, 6, 0)
+        assert 0 < level["completion_tokens"] <= 6 * 5 and level["tokens_per_s"] > 0
+        assert level["ttft_p50_s"] <= level["latency_p50_s"] <= level["latency_p95_s"]
+    # a one-slot queue with one row per batch cannot take 6 clients at once: 429s are lost requests
+    with slow(model, 0.02), serving(model, api_key=None, max_batch_size=1, max_queue=1, batch_wait_s=0) as (url, _, _):
+        rep = run_load(LoadConfig(url=url, model="tiny", prompts=prompts, concurrency=[6], requests=6, max_tokens=5))
+        assert main(["-q", "serve-bench", "--url", url, "--model", "tiny", "--prompts", str(src),
+                     "--concurrency", "6", "--requests", "6", "--max-tokens", "5"]) == 1
+    level = rep["levels"][0]
+    assert level["lost"] > 0 and level["ok"] + level["lost"] == 6 and "RateLimitError" in level["errors"][0]

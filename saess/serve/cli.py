@@ -7,9 +7,12 @@ Registered into `saess.cli` by `register_serve_command`. FastAPI and uvicorn are
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import sys
 
+from saess.data.files import read_prompt_file
 from saess.errors import InputError, SaessError
 from saess.flags import (
     add_device_args,
@@ -22,6 +25,7 @@ from saess.flags import (
 )
 from saess.generation.cli import _load
 from saess.serve.config import ServeLimits
+from saess.serve.loadtest import LoadConfig, run_load
 
 try:  # the serve extra; without it every other command still works and `saess serve` says what is missing
     import uvicorn
@@ -86,3 +90,38 @@ def register_serve_command(sub) -> None:
     add_sampling_args(p)
     one_line_errors(p)
     p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve_bench(args) -> int:
+    cfg = LoadConfig(url=args.url, model=args.model, prompts=[r.prompt for r in read_prompt_file(args.prompts)],
+                     concurrency=args.concurrency, requests=args.requests, max_tokens=args.max_tokens,
+                     api_key=args.api_key or os.environ.get("SAESS_API_KEY"), max_seconds=args.max_seconds)
+
+    def progress(level):
+        if not args.quiet:
+            print(f"saess: {level['concurrency']:>3} clients: {level['ok']}/{level['requests']} ok, "
+                  f"{level['tokens_per_s']} tokens/s, p50 {level['latency_p50_s']} s, p95 {level['latency_p95_s']} s, "
+                  f"ttft p50 {level['ttft_p50_s']} s, lost {level['lost']}", file=sys.stderr)
+
+    report = run_load(cfg, progress)
+    sys.stdout.write(json.dumps(report) + "\n")
+    return 1 if any(level["lost"] for level in report["levels"]) else 0
+
+
+def register_serve_bench_command(sub) -> None:
+    d = LoadConfig
+    p = sub.add_parser("serve-bench", help="load benchmark of a running saess serve (concurrent streaming clients)",
+                       description="Sends streamed chat requests from N concurrent clients per level and prints one "
+                                   "JSON object: per level throughput, p50/p95 latency, time to first token, lost "
+                                   "requests. Exit 1 if any request was lost. See docs/serve.md.")
+    p.add_argument("--url", default="http://127.0.0.1:8000", help="the server (default: http://127.0.0.1:8000)")
+    p.add_argument("--model", default="default", help="the served model name (default: default)")
+    p.add_argument("--prompts", required=True, help="JSONL with a 'prompt' field, or CSV with a 'prompt' column")
+    p.add_argument("--concurrency", type=int, nargs="+", default=field_default(d, "concurrency"),
+                   help=f"levels (default: {' '.join(map(str, field_default(d, 'concurrency')))})")
+    for name, typ in (("requests", int), ("max_tokens", int), ("max_seconds", float)):
+        p.add_argument("--" + name.replace("_", "-"), type=typ, default=field_default(d, name),
+                       help=f"(default: {field_default(d, name)})")
+    p.add_argument("--api-key", default=None, help="(default: $SAESS_API_KEY)")
+    one_line_errors(p)
+    p.set_defaults(func=cmd_serve_bench)
