@@ -10,7 +10,8 @@ import math
 import pytest
 
 from saess.errors import InputError
-from saess.evaluation.correction import JudgeAccuracy, add_corrections, corrected_rate, rogan_gladen
+from saess.evaluation.corrected import add_corrections
+from saess.evaluation.correction import JudgeAccuracy, corrected_rate, rogan_gladen
 from saess.judges.checksets import read_pyrit_harm, read_pyrit_refusal, read_xstest_file
 from saess.judges.gold import GOLD_DIR, WARNING, _read_gold_file, load_gold
 from saess.judges.rules import RefusalRulesJudge, find_refusal

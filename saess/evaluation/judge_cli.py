@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import sys
 
+from saess.errors import InputError
+from saess.evaluation.rejudge import correct_only, read_run, rejudge
 from saess.flags import one_line_errors
+from saess.judges.measure import main as measure_main
 
 
 def cmd_judge(args) -> int:
-    from saess.errors import InputError
 
     if args.table:
-        from saess.judges.measure import main as measure_main
 
         argv = [] if args.markdown is None else ["--markdown", args.markdown]
         return measure_main(argv)
@@ -21,7 +22,6 @@ def cmd_judge(args) -> int:
         raise InputError("give a run folder to rejudge (or --table)")
     if args.out is not None and len(args.runs) > 1:
         raise InputError("--out needs exactly one run folder")
-    from saess.evaluation.rejudge import correct_only, read_run, rejudge
 
     if args.correct_only:
         outs = [correct_only(run, args.out) for run in args.runs]

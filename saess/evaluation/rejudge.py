@@ -23,7 +23,12 @@ import time
 from pathlib import Path
 
 from saess.errors import InputError
+from saess.evaluation.corrected import add_corrections
+from saess.evaluation.metrics import aggregate
 from saess.evaluation.store import CONFIG_FILE, SAMPLES_FILE, write_json_atomic
+from saess.judges.measure import judge_from_name
+from saess.reports import write_reports
+from saess.reports.markdown import markdown_summary
 
 BENIGN_ATTACK = "benign"
 _NEEDED = ("key", "model", "attack", "row_id", "prompt", "response")
@@ -103,8 +108,6 @@ def _order(values):
 
 def summarise(records: list[dict], cfg: dict, old_summary: dict | None, judge_name: str, source: str) -> dict:
     """summary.json of the rejudged records, with raw and corrected rates."""
-    from saess.evaluation.correction import add_corrections
-    from saess.evaluation.metrics import aggregate
 
     ident = cfg["identity"]
     models = list(ident.get("models") or _order(r["model"] for r in records))
@@ -138,7 +141,6 @@ def summarise(records: list[dict], cfg: dict, old_summary: dict | None, judge_na
 
 def rejudge(run: str | Path, out: str | Path | None = None, judge_name: str = "saess:v1") -> tuple[Path, dict, str]:
     """Rejudge RUN into OUT; (OUT, summary, Markdown)."""
-    from saess.judges.measure import judge_from_name
 
     run = Path(run)
     cfg, records, old_summary = read_run(run)
@@ -156,7 +158,6 @@ def rejudge(run: str | Path, out: str | Path | None = None, judge_name: str = "s
             raise InputError(f"--out {out} exists and is not an earlier rejudge of {run}; use another --out")
     new = rejudge_records(records, judge)
     summary = summarise(new, cfg, old_summary, judge.name, str(run))
-    from saess.reports import write_reports
 
     parent = out.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -183,8 +184,6 @@ def correct_only(run: str | Path, out: str | Path | None = None) -> tuple[Path, 
     """Add corrected rates to a finished run's `summary.json` for the judge that made it, without
     its samples (the counts suffice): writes OUT (default RUN-corrected) with config.json,
     summary.json and summary.md. For committed summaries whose samples are not on this machine."""
-    from saess.evaluation.correction import add_corrections
-    from saess.reports.markdown import markdown_summary
 
     run = Path(run)
     if not run.is_dir():

@@ -45,7 +45,7 @@ from saess.attacks import case_seed
 from saess.evaluation.benchmarks import RowSet, load_benchmark, load_benign
 from saess.evaluation.cases import attack_labels, batches, build_cases
 from saess.evaluation.config import BENIGN_ATTACK, EvalConfig, upgrade_identity
-from saess.evaluation.correction import add_corrections
+from saess.evaluation.corrected import add_corrections
 from saess.evaluation.metrics import aggregate
 from saess.evaluation.records import generate_batch, make_record
 from saess.evaluation.store import RunFolder, sample_key, write_json_atomic

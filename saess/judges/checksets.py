@@ -24,6 +24,7 @@ from pathlib import Path
 from saess.assets import fetch
 from saess.data.sources import PackagedFile, pinned_files
 from saess.errors import InputError, SaessError
+from saess.judges.agreement import REFUSAL_CHECK_SETS
 
 DATA_DIR = Path(__file__).parent / "data"
 XSTEST_DIR = DATA_DIR / "xstest"
@@ -184,7 +185,6 @@ def read_pyrit_refusal(path: Path, name: str) -> list[CheckRow]:
 
 def load_pyrit_refusal() -> list[CheckRow]:
     """PyRIT's 169 refusal-labelled responses (main 105 + extra 64)."""
-    from saess.judges.agreement import REFUSAL_CHECK_SETS
 
     return [r for k, pf in REFUSAL_CHECK_SETS.items() for r in read_pyrit_refusal(_fetch(pf), k)]
 
@@ -228,19 +228,3 @@ def load_pyrit_harm() -> list[CheckRow]:
 def load_pyrit_objective() -> list[CheckRow]:
     """PyRIT's 395 objective-achieved responses (14 files)."""
     return [r for pf in PYRIT_OBJECTIVE_FILES for r in read_pyrit_objective(_fetch(pf))]
-
-
-def load_check_set(name: str) -> list[CheckRow]:
-    """A check set by name: pyrit-refusal, xstest, pyrit-harm, pyrit-objective, gold-check."""
-    if name == "gold-check":
-        from saess.judges.gold import load_gold
-
-        return load_gold("check")
-    loaders = {"pyrit-refusal": load_pyrit_refusal, "xstest": load_xstest, "pyrit-harm": load_pyrit_harm,
-               "pyrit-objective": load_pyrit_objective}
-    if name not in loaders:
-        raise InputError(f"unknown check set {name!r}; valid: {', '.join([*loaders, 'gold-check'])}")
-    return loaders[name]()
-
-
-CHECK_SETS = ("gold-check", "xstest", "pyrit-refusal", "pyrit-harm", "pyrit-objective")

@@ -31,7 +31,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from saess.errors import InputError, SaessError
+from saess.evaluation.store import RunFolder
+from saess.judges.base import strip_prefill
 from saess.judges.checksets import DATA_DIR, CheckRow, sha256_text
+from saess.reports.combine import command_of
 
 GOLD_DIR = DATA_DIR / "gold"
 SPLITS = ("check", "train")
@@ -49,7 +52,6 @@ def gold_path(split: str) -> Path:
 
 def run_identity(folder: Path) -> tuple[dict, str, str]:
     """(config.json, sha256 of its identity, the `saess eval` command) of a run folder."""
-    from saess.evaluation.store import RunFolder
 
     rf = RunFolder(folder)
     try:
@@ -61,7 +63,6 @@ def run_identity(folder: Path) -> tuple[dict, str, str]:
         raise InputError(f"{rf.config_path}: not a saess eval config ({e})") from None
     sha = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
     try:
-        from saess.reports.combine import command_of
 
         cmd = command_of({"config": cfg, "path": folder, "summary": {"config": ident}})
     except Exception:  # noqa: BLE001 - the command is for the record only
@@ -71,7 +72,6 @@ def run_identity(folder: Path) -> tuple[dict, str, str]:
 
 def unique_responses(folder: str | Path) -> list[dict]:
     """The run's successful samples, one per distinct (model, prompt, prefill, response), in a fixed order."""
-    from saess.evaluation.store import RunFolder
 
     folder = Path(folder)
     _, sha, cmd = run_identity(folder)
@@ -102,7 +102,6 @@ def unique_responses(folder: str | Path) -> list[dict]:
 
 def export_sheet(rows: list[dict], out=sys.stdout, start: int = 0, end: int | None = None) -> None:
     """A reading sheet: id, model, attack, the request, the prefill and what the model wrote after it."""
-    from saess.judges.base import strip_prefill
 
     for r in rows[start:end]:
         gen = strip_prefill(r["response"], r["prefill"])

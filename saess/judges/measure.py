@@ -29,8 +29,19 @@ from dataclasses import asdict, dataclass
 from functools import cache
 
 from saess.errors import InputError, SaessError
+from saess.evaluation.correction import JudgeAccuracy
 from saess.judges.base import Verdict
-from saess.judges.checksets import CheckRow, load_check_set
+from saess.judges.checksets import (
+    CheckRow,
+    load_pyrit_harm,
+    load_pyrit_objective,
+    load_pyrit_refusal,
+    load_xstest,
+)
+from saess.judges.gold import _read_gold_file, gold_path, load_gold, to_check_row
+from saess.judges.keyword import KeywordJudge
+from saess.judges.rules import RefusalRulesJudge
+from saess.judges.trained import SafetyJudge
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,20 @@ class Score:
         return {**asdict(self), "accuracy": self.accuracy, "precision": self.precision, "recall": self.recall}
 
 
+
+def load_check_set(name: str) -> list[CheckRow]:
+    """A check set by name: pyrit-refusal, xstest, pyrit-harm, pyrit-objective, gold-check."""
+    if name == "gold-check":
+        return load_gold("check")
+    loaders = {"pyrit-refusal": load_pyrit_refusal, "xstest": load_xstest, "pyrit-harm": load_pyrit_harm,
+               "pyrit-objective": load_pyrit_objective}
+    if name not in loaders:
+        raise InputError(f"unknown check set {name!r}; valid: {', '.join([*loaders, 'gold-check'])}")
+    return loaders[name]()
+
+
+CHECK_SETS = ("gold-check", "xstest", "pyrit-refusal", "pyrit-harm", "pyrit-objective")
+
 def verdicts(judge, rows: Sequence[CheckRow]) -> list[Verdict]:
     return [judge.judge(r.prompt, r.response, ignore_prefix=r.prefill) for r in rows]
 
@@ -86,17 +111,12 @@ PYRIT_DEV_FILES = ("main",)
 
 
 def refusal_judges() -> list:
-    from saess.judges.keyword import KeywordJudge
-    from saess.judges.rules import RefusalRulesJudge
 
     return [KeywordJudge("gcg"), KeywordJudge("gcg", case_sensitive=False, normalise_quotes=True),
             RefusalRulesJudge(), RefusalRulesJudge(offtopic_is_refusal=True)]
 
 
 def harm_judges() -> list:
-    from saess.judges.keyword import KeywordJudge
-    from saess.judges.rules import RefusalRulesJudge
-    from saess.judges.trained import SafetyJudge
 
     return [KeywordJudge("gcg"), RefusalRulesJudge(), SafetyJudge()]
 
@@ -171,8 +191,6 @@ def gold_accuracy(judge, rows: Sequence[CheckRow] | None = None, raw: Sequence[d
       one sentence; base writes nonsense that no keyword catches); its misses are few and rare per
       model, so they are pooled.
     """
-    from saess.evaluation.correction import JudgeAccuracy
-    from saess.judges.gold import _read_gold_file, gold_path, to_check_row
 
     if raw is None:
         raw = _read_gold_file(gold_path("check"))
@@ -223,9 +241,6 @@ def gold_accuracy_for(judge_name: str) -> dict:
 
 def judge_from_name(name: str):
     """A judge from its name: "saess:v1", "rules:refusal", "keyword:<list>[:nocase][:quotes]"."""
-    from saess.judges.keyword import KeywordJudge
-    from saess.judges.rules import RefusalRulesJudge
-    from saess.judges.trained import SafetyJudge
 
     if name in ("saess", "saess:v1"):
         return SafetyJudge()

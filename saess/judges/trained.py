@@ -46,6 +46,7 @@ import numpy as np
 from saess.errors import InputError, SaessError
 from saess.judges.base import Verdict, strip_prefill
 from saess.judges.checksets import DATA_DIR, CheckRow
+from saess.judges.gold import gold_path, load_gold
 from saess.judges.rules import RefusalRulesJudge, find_refusal, normalise
 
 WEIGHTS_PATH = DATA_DIR / "harm_judge.json"
@@ -265,7 +266,6 @@ def train_file_sha256(path: Path) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from saess.judges.gold import gold_path, load_gold
 
     ap = argparse.ArgumentParser(prog="python -m saess.judges.trained",
                                  description="Train the harmful-compliance judge on the gold train split.")
