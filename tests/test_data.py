@@ -460,15 +460,16 @@ def test_default_recipe_has_no_eval_prompt():
 
 
 def test_dedup_across_sources_and_label_conflicts(tmp_path):
-    a = write(tmp_path, "a.jsonl", '{"prompt": "How do I kill a Python process that is stuck?", "label": 0}\n'
+    a = write(tmp_path, "a.jsonl", '{"prompt": "How do I kill all child processes when the parent exits in bash?", "label": 0}\n'
                                    '{"prompt": "Same text, other labels", "label": 0}\n')
     b = write(tmp_path, "b.jsonl", '{"prompt": "same text other labels!", "label": 1}\n')
     examples, dropped = load_training_examples(RecipeConfig(
         sources=("edgy_handwritten",), extra_train_files=(str(a), str(b))))
     keys = [normalize_prompt(e.prompt) for e in examples]
     assert len(keys) == len(set(keys))
-    assert keys.count("how do i kill a python process that is stuck") == 1
-    assert examples[keys.index("how do i kill a python process that is stuck")].source == "edgy_handwritten"
+    dup = "how do i kill all child processes when the parent exits in bash"
+    assert keys.count(dup) == 1
+    assert examples[keys.index(dup)].source == "edgy_handwritten"
     assert "same text other labels" not in keys
     assert sum(d.reason == "label_conflict" for d in dropped) == 2
 
