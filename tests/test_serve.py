@@ -405,7 +405,8 @@ def test_bad_serve_flags_are_one_line_errors_before_loading(model, capsys):
     registry = TinyRegistry(lambda name: model)
     for flags, needle in ((["--max-batch-size", "0"], "max_batch_size must be a positive integer"),
                           (["--port", "70000"], "--port must be in 0..65535"),
-                          (["--reliance", "loud"], "reliance 'loud' is not one of")):
+                          (["--reliance", "loud"], "reliance 'loud' is not one of"),
+                          (["--max-tokens-limit", "64"], "--max-new-tokens 128 (the budget")):
         assert main(["serve", "--model", "tiny", *flags], registry=registry) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("saess: error:") and needle in err and "\n" not in err

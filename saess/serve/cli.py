@@ -48,6 +48,9 @@ def build_server(args):
     strategic, sampling = strategic_from_args(args), sampling_from_args(args)
     limits = ServeLimits(max_batch_size=args.max_batch_size, max_queue=args.max_queue,
                          max_tokens=args.max_tokens_limit)
+    if sampling.max_new_tokens > limits.max_tokens:
+        raise InputError(f"--max-new-tokens {sampling.max_new_tokens} (the budget of a request without "
+                         f"max_tokens) is above --max-tokens-limit {limits.max_tokens}")
     model = _load(args, strategic)
     engine = ServeEngine(model, args.served_model_name or args.model, strategic, sampling, limits)
     api_key = args.api_key if args.api_key is not None else os.environ.get("SAESS_API_KEY") or None
