@@ -68,14 +68,22 @@ def benign_answer_loss(model, signal: bool, limit: int | None = 200) -> dict:
     val = [e for e in build_recipe()["alignment_val"] if e.label == 0 and e.response]
     if limit:
         val = val[:limit]
+    return answer_loss(model, [(e.prompt, e.response) for e in val], signal)
+
+
+def answer_loss(model, pairs: list[tuple[str, str]], signal: bool) -> dict:
+    """Mean LM loss of `model` over the response tokens of (prompt, answer) pairs (empty answers
+    and chats over the context are skipped)."""
     seqs = []
-    for e in val:
+    for p, a in pairs:
+        if not a:
+            continue
         try:
-            seqs.append(model.encoder.encode_chat(e.prompt, e.response, 0))
+            seqs.append(model.encoder.encode_chat(p, a, 0))
         except InputError:
             continue
-    t = SafetyTrainer(model, TrainConfig(signal=signal, batch_size=8), seqs)
-    return {"n": len(seqs), "lm_loss": t.evaluate(seqs)["val_lm_loss"]}
+    res = SafetyTrainer(model, TrainConfig(signal=signal, batch_size=8), seqs).evaluate(seqs)
+    return {"n": len(seqs), "lm_loss": res["val_lm_loss"]}
 
 
 def classifier_report(model, name: str, limit: int | None = None, batch_size: int = 16,

@@ -21,12 +21,10 @@ from pathlib import Path
 
 from saess.assets import saess_home
 from saess.data.sources import load_source
-from saess.errors import InputError
-from saess.evaluation.classifier import classifier_metrics
+from saess.evaluation.classifier import answer_loss, classifier_metrics
 from saess.generation import SafeGenerator, SamplingConfig, StrategicConfig
 from saess.model import SafetyModel
 from saess.stats import auroc
-from saess.training import SafetyTrainer, TrainConfig
 
 logger = logging.getLogger(__name__)
 UTILITY_SETS = ("overrefusal_eval", "gsm8k")
@@ -60,20 +58,6 @@ def base_answers(base: SafetyModel, max_new_tokens: int = 64, batch_size: int = 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps({"prompt": p, "response": r}) + "\n" for p, r in out))
     return out
-
-
-def answer_loss(model, pairs: list[tuple[str, str]], signal: bool) -> dict:
-    """Mean LM loss of `model` over the response tokens of (prompt, answer) pairs."""
-    seqs = []
-    for p, a in pairs:
-        if not a:
-            continue
-        try:
-            seqs.append(model.encoder.encode_chat(p, a, 0))
-        except InputError:
-            continue
-    res = SafetyTrainer(model, TrainConfig(signal=signal, batch_size=8), seqs).evaluate(seqs)
-    return {"n": len(seqs), "lm_loss": res["val_lm_loss"]}
 
 
 def signal_report(model, name: str, base: SafetyModel | None = None, batch_size: int = 16,

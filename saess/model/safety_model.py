@@ -297,6 +297,16 @@ class SafetyModel(nn.Module):
             out.loss = sum(parts)
         return out
 
+    @torch.no_grad()
+    def _text_phase_cache(self, batch: SafetyBatch):
+        """Pass 1 of the labelled-text phase: the labelled-text mask [B, 1, T, T] and the base
+        model's cache of the sequence without column 0 (nobody attends to `[CLS]`), no gradients."""
+        full = self.phase_mask(batch, "text")
+        _, _, cache = self.run(batch.input_ids[:, 1:], batch.position_ids[:, 1:], full[:, :, 1:, 1:],
+                               use_cache=True, logits_to_keep=1,
+                               cls_mask=torch.zeros_like(batch.input_ids[:, 1:], dtype=torch.bool))
+        return full, cache
+
     def text_phase_safety_logits(self, batch: SafetyBatch) -> torch.Tensor:
         """Safety logits [B, 2] of the labelled-text phase in two passes, for a frozen LM.
 
@@ -307,11 +317,7 @@ class SafetyModel(nn.Module):
         sequence (same result as `forward(phase="text")`, tested).
         """
         batch = batch.to(self.device)
-        full = self.phase_mask(batch, "text")  # [B, 1, T, T]
-        with torch.no_grad():
-            _, _, cache = self.run(batch.input_ids[:, 1:], batch.position_ids[:, 1:], full[:, :, 1:, 1:],
-                                   use_cache=True, logits_to_keep=1,
-                                   cls_mask=torch.zeros_like(batch.input_ids[:, 1:], dtype=torch.bool))
+        full, cache = self._text_phase_cache(batch)
         # Row 0 of the phase mask: keys 1.. from the cache, then [CLS] itself (appended last).
         row = torch.cat([full[:, :, :1, 1:], full[:, :, :1, :1]], dim=-1)
         cls_ids = batch.input_ids[:, :1]
@@ -329,11 +335,7 @@ class SafetyModel(nn.Module):
         many epochs on them (`cls_logits_from_kv`): the cost of an epoch after the first is one
         position per sequence.
         """
-        batch = batch.to(self.device)
-        full = self.phase_mask(batch, "text")
-        _, _, cache = self.run(batch.input_ids[:, 1:], batch.position_ids[:, 1:], full[:, :, 1:, 1:],
-                               use_cache=True, logits_to_keep=1,
-                               cls_mask=torch.zeros_like(batch.input_ids[:, 1:], dtype=torch.bool))
+        full, cache = self._text_phase_cache(batch.to(self.device))
         sees = full[:, 0, 0, 1:] == 0  # row 0 of the phase mask: what [CLS] attends to
         keys = torch.stack([layer.keys for layer in cache.layers], 1)  # [B, L, H, T-1, d]
         values = torch.stack([layer.values for layer in cache.layers], 1)
