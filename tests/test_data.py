@@ -248,6 +248,13 @@ def test_xstest_eval_benchmark_and_benign_set():
         load_benchmark("xs", None, None)
 
 
+def test_gsm8k_benign_set_is_the_packaged_questions():
+    b = load_benign("gsm8k", None)
+    assert b.name == "gsm8k" and b.total == len(b.rows) == 100 and b.rows[0]["id"] == "gsm8k0"
+    assert [r["prompt"] for r in b.rows] == [e.prompt for e in load_source("gsm8k")]
+    assert len(load_benign("gsm8k", 10).rows) == 10
+
+
 def test_package_data_ships_the_project_data_files():
     root = Path(__file__).resolve().parent.parent
     globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["saess"]

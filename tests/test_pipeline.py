@@ -139,3 +139,40 @@ def test_saess_train_command_end_to_end_on_a_tiny_base(tmp_path):
     assert stats["alignment"]["by_source"]["contrast"]["benign"] > 0  # the packaged recipe was used
     val = json.loads((out / "phase1" / "val_metrics.json").read_text())
     assert val["queries"]["n_benign"] > 0 and val["queries"]["n_malicious"] > 0
+
+
+def test_phase2_query_views_and_frozen_signal(tmp_path, caplog):
+    """Benign prompts over the retain limit enter phase 2 as query views; head lr 0 keeps [CLS],
+    head and adapter exactly as phase 1 left them while the LM's LoRA moves."""
+    model = tiny_safety_model()
+    cfg = PipelineConfig(train=TrainConfig(batch_size=4, lora_r=2, lora_alpha=4, max_length=128),
+                         phase1_steps=2, phase2_steps=2, cls_adapter_r=2, retain_max_new_tokens=4, val_limit=4,
+                         retain_limit=1, retain_shuffle=True, phase2_query_views=True, phase2_head_lr=0.0)
+    seen = {}
+    from saess.training import pipeline as pl
+    orig = pl.SafetyTrainer
+
+    class Spy(orig):
+        def __init__(self, m, c, tr, va):
+            if c.phase == "align":
+                seen["views"] = [s for s in tr if not any(s.is_response)]
+                seen["head"] = [p.detach().clone() for p in m.safety_parameters()]
+                seen["lora"] = [p.detach().clone() for n, p in m.lm.named_parameters() if "lora_B" in n]
+            super().__init__(m, c, tr, va)
+
+    pl.SafetyTrainer = Spy
+    try:
+        run_pipeline(cfg, tmp_path / "run", model=model, recipe=_recipe())
+    finally:
+        pl.SafetyTrainer = orig
+    assert len((tmp_path / "run" / "data" / "retain.jsonl").read_text().splitlines()) == 1
+    retained = json.loads((tmp_path / "run" / "data" / "retain.jsonl").read_text())
+    left = [p for p in BENIGN[:2] if p != retained["prompt"] or not retained["response"]]
+    assert len(seen["views"]) == len(left) >= 1  # the benign prompts left without an answer
+    assert all(v.cls_label == 0 for v in seen["views"])
+    for a, b in zip(seen["head"], model.safety_parameters(), strict=True):
+        assert torch.equal(a, b)
+    lora_after = [p for n, p in model.lm.named_parameters() if "lora_B" in n]
+    assert any(not torch.equal(a, b) for a, b in zip(seen["lora"], lora_after, strict=True))
+    with pytest.raises(InputError):
+        PipelineConfig(phase2_head_lr=-1.0)

@@ -34,7 +34,7 @@ from saess.errors import InputError
 
 BENCHMARKS = ("advbench", "harmbench", "xstest")
 BENIGN_BUILTIN = "edgy"
-BENIGN_BUILTINS = ("edgy", "xstest")  # --benign NAME: packaged held-out sets (else a file)
+BENIGN_BUILTINS = ("edgy", "xstest", "gsm8k")  # --benign NAME: packaged held-out sets (else a file)
 HARMBENCH_NOTE = ("HarmBench: standard and contextual behaviours only; the copyright behaviours are excluded "
                   "(a refusal-keyword judge cannot tell whether a copyrighted text was reproduced)")
 
@@ -125,7 +125,7 @@ def load_benchmark(benchmark: str | None, prompts_file: str | None, limit: int |
 
 
 def load_benign(benign: str | None, limit: int | None) -> RowSet | None:
-    """Benign prompts for over-refusal: `edgy` or `xstest` (packaged, held out), a file, or None/"none"."""
+    """Benign prompts for over-refusal: `edgy`, `xstest` or `gsm8k` (packaged, held out), a file, or None/"none"."""
     if benign is None or benign == "none":
         return None
     if benign == "edgy":
@@ -137,5 +137,9 @@ def load_benign(benign: str | None, limit: int | None) -> RowSet | None:
         rows = [{"id": f"xstest{e.meta['id']}", "prompt": e.prompt, "category": e.category} for e in ex]
         return RowSet("xstest", _limit(rows, limit), len(rows), sources.get_source("xstest_safe").provenance(),
                       notes=[XSTEST_NOTE])
+    if benign == "gsm8k":  # plain requests: over-refusal here is refusing arithmetic word problems
+        ex = sources.load_source("gsm8k")
+        rows = [{"id": f"gsm8k{i}", "prompt": e.prompt, "category": e.category} for i, e in enumerate(ex)]
+        return RowSet("gsm8k", _limit(rows, limit), len(rows), sources.get_source("gsm8k").provenance())
     rows, src = _file_rows(benign, id_prefix="benign-line")
     return RowSet(Path(benign).name, _limit(rows, limit), len(rows), src)

@@ -123,7 +123,7 @@ def register_eval_commands(sub) -> None:
     p.add_argument("--grid", default=None,
                    help=f"decoding attack grid: {' | '.join(GRIDS)} (default: {CUSTOM['grid']})")
     p.add_argument("--benign", default=None,
-                   help="benign prompts for over-refusal: edgy (packaged, held out) | FILE | none")
+                   help="benign prompts for over-refusal: edgy | xstest | gsm8k (packaged, held out) | FILE | none")
     p.add_argument("--benign-limit", type=pos_int, default=None, help="at most N benign prompts (spread evenly)")
     p.add_argument("--limit", type=pos_int, default=None, help="at most N benchmark prompts (spread evenly)")
     p.add_argument("--max-new-tokens", type=pos_int, default=None,

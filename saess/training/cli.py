@@ -63,6 +63,12 @@ def register_training_commands(sub) -> None:
     p.add_argument("--retain-limit", type=int, default=P.retain_limit,
                    help="answer at most N benign prompts with the base model")
     p.add_argument("--retain-max-new-tokens", type=int, default=P.retain_max_new_tokens)
+    p.add_argument("--retain-shuffle", action="store_true",
+                   help="--retain-limit keeps a seeded sample of the benign prompts (not the first N)")
+    p.add_argument("--phase2-query-views", action="store_true",
+                   help="benign training prompts without an answer enter phase 2 as query views (L_cls only)")
+    p.add_argument("--phase2-head-lr", type=float, default=P.phase2_head_lr,
+                   help="[CLS]/head/adapter lr in phase 2 (default: --head-lr; 0: frozen)")
     p.add_argument("--edgy-repeat", type=int, default=P.edgy_repeat,
                    help="repeat benign edgy training prompts k times (over-refusal)")
     p.add_argument("--val-limit", type=int, default=P.val_limit,
@@ -105,6 +111,8 @@ def config_from_args(args) -> PipelineConfig:
                           cls_adapter_alpha=args.cls_adapter_alpha, mask_guide=args.mask_guide,
                           edgy_repeat=args.edgy_repeat, retain_limit=args.retain_limit,
                           retain_max_new_tokens=args.retain_max_new_tokens, val_limit=args.val_limit,
+                          retain_shuffle=args.retain_shuffle, phase2_query_views=args.phase2_query_views,
+                          phase2_head_lr=args.phase2_head_lr,
                           val_views_limit=args.val_views_limit)
 
 

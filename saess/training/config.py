@@ -70,8 +70,8 @@ class TrainConfig:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.max_steps is not None and self.max_steps < 1:
             raise InputError(f"max_steps must be >= 1, got {self.max_steps}")
-        if self.lr <= 0 or self.head_lr <= 0:
-            raise InputError("learning rates must be > 0")
+        if self.lr <= 0 or self.head_lr < 0:
+            raise InputError("learning rates must be > 0 (head_lr 0: [CLS], head and adapter frozen)")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -93,6 +93,16 @@ class PipelineConfig:
     mask_guide: bool = False
     retain_max_new_tokens: int = 96
     retain_limit: int | None = None
+    # Which benign prompts the retain limit keeps: the first N of the recipe ("first") or a seeded
+    # sample ("shuffle": every source, the contrast set included, gets answers in proportion).
+    retain_shuffle: bool = False
+    # Benign training prompts without an SFT answer (over the retain limit, or classifier-only
+    # sources) still enter phase 2 as query views: L_cls only, so the head keeps seeing both
+    # classes in proportion and does not drift towards "malicious" on edgy words.
+    phase2_query_views: bool = False
+    # lr of [CLS], head and [CLS]-only adapter in phase 2 (None: train.head_lr; 0: frozen, the
+    # phase-1 classifier is kept and only the LM's LoRA moves).
+    phase2_head_lr: float | None = None
     aug_limit: int | None = None
     val_limit: int = 200  # validation sequences scored at the end of each phase
     # validation queries and windows whose head scores give the AUROC after each phase (None: all)
@@ -108,6 +118,8 @@ class PipelineConfig:
             raise InputError(f"variant {self.variant!r} is not one of {', '.join(VARIANTS)}")
         if self.cls_adapter_r < 0:
             raise InputError(f"--cls-adapter-r must be >= 0, got {self.cls_adapter_r}")
+        if self.phase2_head_lr is not None and self.phase2_head_lr < 0:
+            raise InputError(f"--phase2-head-lr must be >= 0, got {self.phase2_head_lr}")
         if self.phase1_limit is not None and self.phase1_limit < 1:
             raise InputError(f"--phase1-limit must be >= 1, got {self.phase1_limit}")
         if self.phase1_epochs is not None and self.phase1_epochs <= 0:
@@ -144,7 +156,8 @@ class PipelineConfig:
                            head_lr=self.phase1_head_lr or self.train.head_lr,
                            batch_size=self.phase1_batch_size or self.train.batch_size)
         return replace(self.train, phase="align", lam=self.lam2, signal=self.variant == "cls", finetune="lora",
-                       max_steps=self.phase2_steps)
+                       max_steps=self.phase2_steps,
+                       head_lr=self.train.head_lr if self.phase2_head_lr is None else self.phase2_head_lr)
 
 
 def _answer_with_base(model, prompts: list[str], path: Path, max_new_tokens: int, what: str,
@@ -299,6 +312,9 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
     # may only train the classifier (CLASSIFIER_ONLY_SOURCES) get no SFT answer.
     sft_ok = [e for e in recipe["alignment"] + recipe["alignment_val"] if e.source not in CLASSIFIER_ONLY_SOURCES]
     need = [e.prompt for e in sft_ok if e.response is None]
+    if cfg.retain_shuffle:
+        need = list(dict.fromkeys(need))
+        random.Random(cfg.seed + 3).shuffle(need)
     if cfg.retain_limit is not None:
         need = need[: cfg.retain_limit]
     answers = _answer_with_base(model, need, out / "data" / "retain.jsonl", cfg.retain_max_new_tokens,
@@ -376,6 +392,14 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
                                    cfg.val_views_limit)
     tr = _encode(lambda c: enc.encode_chat(c[0], c[1], c[2], prefill=c[3]), align_train, "phase 2")
     va = _encode(lambda c: enc.encode_chat(c[0], c[1], c[2], prefill=c[3]), align_val[:cfg.val_limit], "phase 2 val")
+    if cfg.phase2_query_views and cfg.variant == "cls":
+        answered_prompts = {c[0] for c in align_train}
+        unanswered = [(e.prompt, None, e.label, None) for e in recipe["alignment"]
+                      if e.label != MALICIOUS and e.prompt not in answered_prompts]
+        unanswered = list({c[0]: c for c in unanswered}.values())
+        views = _encode(lambda c: query_view(enc, c[0], c[2]), unanswered, "phase 2 query views")
+        logger.info("phase 2: %d chats + %d benign query views (L_cls only)", len(tr), len(views))
+        tr += views
     if cfg.mask_guide:
         guide = enc.text_ids(GUIDE_TEXT)
         tr = [_mask_guide(s, guide) if s.cls_label == MALICIOUS else s for s in tr]

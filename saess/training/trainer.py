@@ -137,10 +137,11 @@ class SafetyTrainer:
             else:
                 p.requires_grad_(True)
         lm_params = [p for p in m.lm.parameters() if p.requires_grad]
+        train_head = self.cfg.signal and self.cfg.head_lr > 0  # head_lr 0: the signal is kept as it is
         for p in head_params:
-            p.requires_grad_(self.cfg.signal)
+            p.requires_grad_(train_head)
         groups = [{"params": lm_params, "lr": self.cfg.lr, "weight_decay": self.cfg.weight_decay}]
-        if self.cfg.signal:
+        if train_head:
             groups.append({"params": head_params, "lr": self.cfg.head_lr, "weight_decay": 0.0})
         groups = [g for g in groups if g["params"]]
         if not groups:
