@@ -176,3 +176,14 @@ def test_phase2_query_views_and_frozen_signal(tmp_path, caplog):
     assert any(not torch.equal(a, b) for a, b in zip(seen["lora"], lora_after, strict=True))
     with pytest.raises(InputError):
         PipelineConfig(phase2_head_lr=-1.0)
+
+
+def test_base_answer_cache_returns_only_the_prompts_asked_for(tmp_path):
+    """A retain/completions cache filled by a run with other limits must not add answers to this run."""
+    from saess.training.pipeline import _answer_with_base
+    path = tmp_path / "retain.jsonl"
+    path.write_text(json.dumps({"prompt": "cached but not asked", "response": "x"}) + "\n"
+                    + json.dumps({"prompt": BENIGN[0], "response": "cached answer"}) + "\n")
+    got = _answer_with_base(tiny_safety_model(), [BENIGN[0], BENIGN[1]], path, 2, "retain")
+    assert set(got) == {BENIGN[0], BENIGN[1]} and got[BENIGN[0]] == "cached answer"
+    assert _answer_with_base(tiny_safety_model(), [BENIGN[0]], path, 2, "retain") == {BENIGN[0]: "cached answer"}

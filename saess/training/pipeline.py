@@ -162,7 +162,8 @@ class PipelineConfig:
 
 def _answer_with_base(model, prompts: list[str], path: Path, max_new_tokens: int, what: str,
                       batch_size: int = 32) -> dict[str, str]:
-    """Greedy answers of the untouched base model to `prompts`; cached (resumable) in `path` (JSONL)."""
+    """Greedy answers of the untouched base model to `prompts`; cached (resumable) in `path` (JSONL).
+    Returns the answers to `prompts` only, whatever else the cache holds."""
     done: dict[str, str] = {}
     if path.exists():
         for line in path.read_text().splitlines():
@@ -171,7 +172,7 @@ def _answer_with_base(model, prompts: list[str], path: Path, max_new_tokens: int
                 done[d["prompt"]] = d["response"]
     todo = list(dict.fromkeys(p for p in prompts if p not in done))
     if not todo:
-        return done
+        return {p: done[p] for p in prompts if p in done}
     logger.info("%s: answering %d prompts with the base model", what, len(todo))
     gen = SafeGenerator(model, StrategicConfig(reliance="off"))
     sp = SamplingConfig(max_new_tokens=max_new_tokens)
@@ -190,7 +191,8 @@ def _answer_with_base(model, prompts: list[str], path: Path, max_new_tokens: int
                 f.write(json.dumps({"prompt": r.prompt, "response": text}) + "\n")
             f.flush()
             bar.update(len(chunk))
-    return done
+    # Only the answers asked for: a cache filled by a run with other limits must not change this one.
+    return {p: done[p] for p in prompts if p in done}
 
 
 # A completion that opens like a refusal is not a harmful answer (phase-1 windows would mislabel it).
