@@ -97,7 +97,8 @@ def write_calibrated(name: str, out: str | Path, max_fpr: float, batch_size: int
     shutil.copytree(src, out, dirs_exist_ok=True)
     cfg = json.loads((out / CONFIG_NAME).read_text())
     cfg["threshold"] = t
-    cfg.setdefault("extra", {})["calibration"] = {**res, "from": str(src)}
+    # "from": the model as named on the command line (a trained name stays portable; no local path)
+    cfg.setdefault("extra", {})["calibration"] = {**res, "from": name}
     (out / CONFIG_NAME).write_text(json.dumps(cfg, indent=2))
     (out / "calibration.json").write_text(json.dumps(res, indent=2) + "\n")
     logger.info("calibrated copy in %s (threshold %.4f); use it as --model %s", out, t, out)
