@@ -124,22 +124,24 @@ def load_benchmark(benchmark: str | None, prompts_file: str | None, limit: int |
                      "(or --prompts FILE)")
 
 
+# --benign NAME -> (packaged source, row id suffix, notes). gsm8k: plain requests (refusing
+# arithmetic word problems is over-refusal too).
+_PACKAGED_BENIGN = {
+    "edgy": ("overrefusal_eval", lambda i, e: i, []),
+    "xstest": ("xstest_safe", lambda i, e: e.meta["id"], [XSTEST_NOTE]),
+    "gsm8k": ("gsm8k", lambda i, e: i, []),
+}
+
+
 def load_benign(benign: str | None, limit: int | None) -> RowSet | None:
     """Benign prompts for over-refusal: `edgy`, `xstest` or `gsm8k` (packaged, held out), a file, or None/"none"."""
     if benign is None or benign == "none":
         return None
-    if benign == "edgy":
-        ex = sources.load_source("overrefusal_eval")
-        rows = [{"id": f"edgy{i}", "prompt": e.prompt, "category": e.category} for i, e in enumerate(ex)]
-        return RowSet("edgy", _limit(rows, limit), len(rows), sources.get_source("overrefusal_eval").provenance())
-    if benign == "xstest":
-        ex = sources.load_source("xstest_safe")
-        rows = [{"id": f"xstest{e.meta['id']}", "prompt": e.prompt, "category": e.category} for e in ex]
-        return RowSet("xstest", _limit(rows, limit), len(rows), sources.get_source("xstest_safe").provenance(),
-                      notes=[XSTEST_NOTE])
-    if benign == "gsm8k":  # plain requests: over-refusal here is refusing arithmetic word problems
-        ex = sources.load_source("gsm8k")
-        rows = [{"id": f"gsm8k{i}", "prompt": e.prompt, "category": e.category} for i, e in enumerate(ex)]
-        return RowSet("gsm8k", _limit(rows, limit), len(rows), sources.get_source("gsm8k").provenance())
+    if benign in _PACKAGED_BENIGN:
+        source, row_id, notes = _PACKAGED_BENIGN[benign]
+        ex = sources.load_source(source)
+        rows = [{"id": f"{benign}{row_id(i, e)}", "prompt": e.prompt, "category": e.category}
+                for i, e in enumerate(ex)]
+        return RowSet(benign, _limit(rows, limit), len(rows), sources.get_source(source).provenance(), notes=list(notes))
     rows, src = _file_rows(benign, id_prefix="benign-line")
     return RowSet(Path(benign).name, _limit(rows, limit), len(rows), src)
