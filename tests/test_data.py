@@ -53,6 +53,7 @@ from saess.data.templates import (
     PLACEHOLDER,
     TRANSFORMS,
     eval_templates,
+    nest_templates,
     own_templates,
     train_templates,
 )
@@ -517,7 +518,10 @@ def test_template_split_is_disjoint_and_covers_kinds():
     assert not {t.key for t in tr} & {t.key for t in ev}
     assert not {normalize_prompt(t.text) + str(t.transform) for t in tr} & \
         {normalize_prompt(t.text) + str(t.transform) for t in ev}
-    assert {t.pool for t in tr} == {t.pool for t in ev} == {"own", "dan", "inthewild", "autodan"}
+    assert {t.pool for t in ev} == {"own", "dan", "inthewild", "autodan"}
+    assert {t.pool for t in tr} == {"own", "dan", "inthewild", "autodan", "nest"}
+    # the nesting pool is TRAIN only: every one of its templates is trainable, none is evaluated
+    assert {t.key for t in nest_templates()} <= {t.key for t in tr}
     kinds = {t.kind for t in own_templates()}
     assert {t.kind for t in tr if t.pool == "own"} == {t.kind for t in ev if t.pool == "own"} == kinds
     assert 20 <= len(own_templates()) <= 40
@@ -537,6 +541,66 @@ def test_templates_apply():
     assert TRANSFORMS["leet"]("test") == "7357"
     assert TRANSFORMS["reverse_words"]("a b c") == "c b a"
     assert TRANSFORMS["homoglyph"]("pop") != "pop"
+
+
+def test_nest_templates_share_no_text_with_the_evaluation():
+    """The nesting pool is written from the shapes of the nested attack and of HarmBench's
+    contextual behaviours, not their texts: no sentence of a wrapper is a near copy of a task
+    wrapper of the nested attack or of a HarmBench context (content-word Jaccard < 0.5)."""
+    from saess.attacks.nested import OPENINGS, TASK_WRAPPERS
+    from saess.data.sources import load_harmbench
+
+    refs = [x for text in list(TASK_WRAPPERS.values()) + list(OPENINGS.values())
+            for x in re.split(r"[\n.:!?]+", text.replace(PLACEHOLDER, " ")) if len(content_words(x)) >= 3]
+    refs += [e.meta["context"] for e in load_harmbench(include_copyright=True) if e.meta.get("context")]
+    kinds = {t.kind for t in nest_templates()}
+    assert kinds == {"multitask", "context", "story"}
+    for t in nest_templates():
+        assert t.text.count(PLACEHOLDER) == 1 and t.transform is None
+        for sent in re.split(r"[\n.:!?]+", t.text.replace(PLACEHOLDER, " ")):
+            if len(content_words(sent)) < 3:
+                continue
+            worst = max(jaccard(content_words(sent), content_words(r)) for r in refs)
+            assert worst < 0.5, (t.name, sent)
+
+
+def test_nest_variants_of_benign_prompts_get_no_packaged_answer():
+    recipe = default_recipe()
+    nest_benign = [x for x in recipe["alignment"] if x.template and x.template.startswith("nest_")
+                   and x.label == BENIGN]
+    nest_malicious = [x for x in recipe["alignment"] if x.template and x.template.startswith("nest_")
+                      and x.label == MALICIOUS]
+    assert len(nest_benign) > 100 and len(nest_malicious) > 100
+    assert all(x.response is None for x in nest_benign)  # answered by the base model (retain set)
+    assert all(x.response.startswith(GUIDE_TEXT) for x in nest_malicious)
+    assert all(x.base_prompt in x.prompt for x in nest_benign + nest_malicious)
+
+
+def test_word_problems_are_correct_distinct_and_trainable():
+    from saess.data.wordproblems import FAMILIES, word_problems
+
+    ws = word_problems()
+    assert len(ws) == 480 and len({e.prompt for e in ws}) == 480
+    assert {e.meta["family"] for e in ws} == set(FAMILIES)
+    assert all(e.label == BENIGN and e.source == "wordproblems" for e in ws)
+    assert [e.prompt for e in word_problems()] == [e.prompt for e in ws]  # seeded
+    # every "a op b = c" step of every worked answer is right
+    num = r"\$?\d[\d,]*(?:\.\d+)?"
+    step = re.compile(rf"((?:{num} [x+/-] )+{num}) = ({num})")
+    n = 0
+    for e in ws:
+        for lhs, rhs in step.findall(e.response):
+            clean = lhs.replace("$", "").replace(",", "").replace(" x ", " * ")
+            assert re.fullmatch(r"[\d. *+/-]+", clean)
+            want, got = eval(clean), float(rhs.replace("$", "").replace(",", ""))  # digits and operators only
+            assert abs(want - got) < 0.01 * max(1.0, abs(got)), (e.prompt, lhs, rhs)
+            n += 1
+    assert n > 1000
+    # the recipe keeps them (none matches an evaluation prompt) and they carry their answers
+    recipe = default_recipe()
+    wp = [x for x in recipe["alignment"] + recipe["alignment_val"] if x.source == "wordproblems" and not x.template]
+    assert len(wp) == 480 and all(x.response for x in wp)
+    assert "wordproblems" in TRAIN_SOURCES
 
 
 def test_recipe_uses_only_train_templates():

@@ -60,7 +60,11 @@ from saess.errors import InputError
 BALANCE_MODES = ("downsample", "upsample", "none")
 # Template kinds used for benign variants (a benign request wrapped in a role-play or an
 # obfuscation is still benign: the head must judge the request, not the wrapper).
-BENIGN_TEMPLATE_POOLS = ("own",)
+BENIGN_TEMPLATE_POOLS = ("own", "nest")
+# Pools whose benign variants get no packaged answer (the source's answer covers the inner request
+# only, not the whole multi-part task): they are answered by the base model (retain set) or enter
+# phase 2 as query views.
+UNANSWERED_BENIGN_POOLS = ("nest",)
 
 
 @dataclass
@@ -74,7 +78,7 @@ class RecipeConfig:
     template_pools: tuple[str, ...] = POOLS
     # how often each pool is drawn for a malicious variant (the dan pool has one train template)
     template_pool_weights: dict[str, float] = field(
-        default_factory=lambda: {"own": 0.4, "inthewild": 0.25, "autodan": 0.25, "dan": 0.1})
+        default_factory=lambda: {"own": 0.4, "inthewild": 0.25, "autodan": 0.25, "dan": 0.1, "nest": 0.35})
     balance: str = "downsample"  # downsample | upsample | none (applied to the train splits)
     val_fraction: float = 0.1
     labelled_text_prompts: bool = True  # phase 1 also sees prompts alone, not only prompt+answer
@@ -323,7 +327,8 @@ def _alignment(examples: list[Example], config: RecipeConfig,
             out.append(ChatExample(e.prompt, e.response, BENIGN, e.source, e.category, None, None, e.prompt))
             if ben_templates and rng.random() < config.benign_template_fraction:
                 t = _pick(ben_templates, rng)
-                out.append(ChatExample(t.apply(e.prompt), e.response, BENIGN, e.source, e.category, None,
+                answer = None if t.pool in UNANSWERED_BENIGN_POOLS else e.response
+                out.append(ChatExample(t.apply(e.prompt), answer, BENIGN, e.source, e.category, None,
                                        t.name, e.prompt))
     return out
 

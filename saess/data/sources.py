@@ -35,6 +35,7 @@ from saess.data.base import (  # re-exported: the names other modules import fro
 )
 from saess.data.handwritten import CONTRAST_NOTE, contrast_files, parse_contrast, parse_edgy_handwritten
 from saess.data.overlap import NearCopy, near_copies
+from saess.data.wordproblems import WORDPROBLEMS_NOTE, parse_wordproblems
 from saess.data.parsers import (
     DataFile,
     parse_advbench,
@@ -289,6 +290,9 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
     _source("contrast", "train", (), parse_contrast,
             "contrast set: benign prompts that sound harmful, paired with harmful prompts sharing their words",
             "Apache-2.0", CONTRAST_NOTE, contrast_files),
+    _source("wordproblems", "train", (), parse_wordproblems,
+            "arithmetic word problems with worked answers, generated for this project (12 families)",
+            "Apache-2.0", WORDPROBLEMS_NOTE),
     _source("cyberseceval", "train", CYBERSECEVAL_FILES, parse_cyberseceval,
             "CyberSecEval 4 defensive-security questions (malware analysis, threat intelligence), "
             "trimmed; classifier text only (Llama 3.2 licence)",
