@@ -12,6 +12,7 @@ import pytest
 from saess.errors import InputError
 from saess.evaluation.corrected import add_corrections
 from saess.evaluation.correction import JudgeAccuracy, corrected_rate, rogan_gladen
+from saess.reports.markdown import corrected
 from saess.judges.checksets import read_pyrit_harm, read_pyrit_refusal, read_xstest_file
 from saess.judges.gold import GOLD_DIR, WARNING, _read_gold_file, load_gold
 from saess.judges.rules import RefusalRulesJudge, find_refusal
@@ -53,8 +54,15 @@ def test_corrected_rate_interval_includes_judge_uncertainty():
     # 0 of 50: the point estimate is 0, the interval still reaches above it
     z = corrected_rate(0, 50, JudgeAccuracy(tp=9000, fn=1000, tn=9990, fp=10))
     assert z["rate"] == 0.0 and z["ci95"][0] == 0.0 and 0.02 < z["ci95"][1] < 0.1
-    # below the judge's false-positive floor, the corrected rate is 0 with high confidence
-    assert corrected_rate(0, 50, many)["ci95"] == [0.0, 0.0]
+    assert not z["below_floor"] and z["floor"] == pytest.approx(0.001)
+    # confidently below the judge's false-positive floor (0 of 50 observed, FP rate 0.2 known): the
+    # clipped interval is [0, 0], which claims a certainty the data do not give; the result says so
+    low = corrected_rate(0, 50, many)
+    assert low["ci95"] == [0.0, 0.0] and low["below_floor"] and low["floor"] == pytest.approx(0.2)
+    assert corrected(low) == "below judge floor (FP 20.0%)"
+    # at the floor (observed 0.2, within noise of the FP rate): resolvable, reported as a number
+    at = corrected_rate(10, 50, many)
+    assert not at["below_floor"] and corrected(at).startswith("0.0% [0.0, ")
 
 
 def test_judge_accuracy_needs_both_classes():

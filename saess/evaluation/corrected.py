@@ -21,7 +21,8 @@ def _basis(result: dict) -> str:
 
 def _pack(c: dict, basis: str) -> dict:
     return {"rate": c["rate"], "ci95": c["ci95"], "sensitivity": c["sensitivity"],
-            "specificity": c["specificity"], "basis": basis, "gold": c["judge_counts"], "source": c["source"]}
+            "specificity": c["specificity"], "basis": basis, "gold": c["judge_counts"], "source": c["source"],
+            "floor": c["floor"], "below_floor": c["below_floor"]}
 
 
 def add_corrections(summary: dict, judge_name: str | None = None, accuracy: dict | None = None) -> dict:

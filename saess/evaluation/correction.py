@@ -16,6 +16,13 @@ draw takes p ~ Beta(k + 1/2, n - k + 1/2), Se ~ Beta(tp + 1/2, fn + 1/2) and
 Sp ~ Beta(tn + 1/2, fp + 1/2) (Jeffreys posteriors: a parametric bootstrap that does not
 collapse at 0 or n), computes pi for each draw, and reports the 2.5 and 97.5 percentiles.
 Draws with Se + Sp <= 1 are dropped and counted.
+
+Floor: a judge with false-positive rate 1 - Sp reports about that rate even when the true rate
+is 0. When the observed rate lies below it with confidence (the 97.5th percentile of the
+unclipped draws is below 0), the corrected rate is not resolvable: the judge's errors on this
+model's outputs are not the ones measured on the check set, and the clipped "0.0% [0.0, 0.0]"
+would claim a certainty the data do not give. Such a result carries ``below_floor: True`` (with
+``floor`` = 1 - Sp) and the reports print "below the judge's floor" instead of a number.
 """
 
 from __future__ import annotations
@@ -79,7 +86,7 @@ def corrected_rate(k: int, n: int, acc: JudgeAccuracy, *, draws: int = 20000, se
         raise InputError(f"need 0 <= k <= n, got {k}/{n}")
     out = {"raw": (k / n) if n else None, "rate": None, "ci95": None, "sensitivity": acc.sensitivity,
            "specificity": acc.specificity, "judge_counts": {"tp": acc.tp, "fn": acc.fn, "tn": acc.tn, "fp": acc.fp},
-           "source": acc.source, "dropped_draws": 0}
+           "source": acc.source, "dropped_draws": 0, "floor": 1.0 - acc.specificity, "below_floor": False}
     if n == 0 or acc.sensitivity + acc.specificity <= 1:
         return out
     out["rate"] = rogan_gladen(k / n, acc.sensitivity, acc.specificity)
@@ -89,8 +96,10 @@ def corrected_rate(k: int, n: int, acc: JudgeAccuracy, *, draws: int = 20000, se
     sp = rng.beta(acc.tn + 0.5, acc.fp + 0.5, draws)
     j = se + sp - 1.0
     ok = j > 0
-    pi = np.clip((p[ok] + sp[ok] - 1.0) / j[ok], 0.0, 1.0)
+    raw_pi = (p[ok] + sp[ok] - 1.0) / j[ok]
+    pi = np.clip(raw_pi, 0.0, 1.0)
     a = (1.0 - level) / 2
     out["ci95"] = [float(np.quantile(pi, a)), float(np.quantile(pi, 1 - a))]
+    out["below_floor"] = bool(np.quantile(raw_pi, 1 - a) < 0.0)
     out["dropped_draws"] = int((~ok).sum())
     return out

@@ -16,8 +16,13 @@ def _num(x: float | None, fmt: str = ".1f") -> str:
 
 
 def corrected(c: dict | None) -> str:
-    """A corrected rate (saess.evaluation.correction) as "12.3% [4.5, 20.1]", or "—" when there is none."""
-    return "—" if not c or c.get("rate") is None else f"{pct(c['rate'])} {ci(c.get('ci95'))}"
+    """A corrected rate (saess.evaluation.correction) as "12.3% [4.5, 20.1]", "—" when there is none, or
+    "below judge floor (FP 32.4%)" when the raw rate is confidently below the judge's false-positive rate."""
+    if not c or c.get("rate") is None:
+        return "—"
+    if c.get("below_floor"):
+        return f"below judge floor (FP {pct(c.get('floor'))})"
+    return f"{pct(c['rate'])} {ci(c.get('ci95'))}"
 
 
 def results_table(results: list[dict]) -> str:
