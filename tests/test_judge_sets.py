@@ -11,11 +11,11 @@ import pytest
 
 from saess.errors import InputError
 from saess.evaluation.corrected import add_corrections
-from saess.evaluation.correction import JudgeAccuracy, corrected_rate, rogan_gladen
-from saess.reports.markdown import corrected
 from saess.judges.checksets import read_pyrit_harm, read_pyrit_refusal, read_xstest_file
+from saess.judges.correction import JudgeAccuracy, corrected_rate, rogan_gladen
 from saess.judges.gold import GOLD_DIR, WARNING, _read_gold_file, load_gold
 from saess.judges.rules import RefusalRulesJudge, find_refusal
+from saess.reports.markdown import corrected
 
 
 # --- correction arithmetic ---------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 The graph is read from the source with `ast` (every `import` / `from ... import`, at module
 level or inside a function), so an import hidden inside a function to dodge a cycle still
-counts. CLI modules: `saess/cli.py` and every `*/cli.py`.
+counts; importing `saess.a.b` also counts as importing the package `saess.a` (its `__init__`
+runs first), so a package `__init__` that imports eagerly cannot hide a cycle. CLI modules: `saess/cli.py` and every `*/cli.py`.
 """
 
 from __future__ import annotations
@@ -57,6 +58,14 @@ def import_graph(root: Path) -> tuple[dict[str, set[str]], list[tuple[str, int, 
                         t = t.rpartition(".")[0]
                     if t and t != m:
                         hits.add(t)
+            # importing saess.a.b.c runs saess.a and saess.a.b (their __init__) first, unless m is
+            # inside that package already: a package whose __init__ imports eagerly closes cycles too
+            for h in list(hits):
+                parent = h.rpartition(".")[0]
+                while parent:
+                    if parent in mods and parent != m and not m.startswith(parent + "."):
+                        hits.add(parent)
+                    parent = parent.rpartition(".")[0]
             graph[m] |= hits
             if id(node) in in_function:
                 inner += [(m, node.lineno, h) for h in sorted(hits)]
@@ -112,7 +121,7 @@ def library_to_cli(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
 
 # --- the package -------------------------------------------------------------------------
 # Cycles inside the judge work in flight (judges/checksets <-> judges/gold, through imports
-# inside functions; evaluation/correction <-> judges/measure). Remove each once it is broken:
+# inside functions; judges/correction <-> judges/measure). Remove each once it is broken:
 # any other cycle fails now.
 PENDING_CYCLES: list[list[str]] = []
 
@@ -192,3 +201,22 @@ def test_checker_passes_a_clean_package(tmp_path):
     graph, inner = import_graph(pkg)
     assert cycles(graph) == [] and library_to_cli(graph) == []
     assert [t for _, _, t in inner if t.startswith("pkg")] == []
+
+
+def test_checker_finds_a_cycle_through_an_eager_package_init(tmp_path):
+    """pkg.ev's __init__ imports its runner, the runner a judge module, and the judge module a
+    sibling of the runner: `import pkg.j.m` first fails at run time although no two modules import
+    each other (the cycle saess.evaluation -> runner -> corrected -> judges.measure -> judges.gold
+    -> saess.evaluation.store had this shape)."""
+    pkg = _write(tmp_path / "pkg", {
+        "__init__.py": "",
+        "ev/__init__.py": "from pkg.ev.run import go\n",
+        "ev/run.py": "from pkg.j.m import judge\n\ndef go():\n    return judge\n",
+        "ev/store.py": "X = 1\n",
+        "j/__init__.py": "",
+        "j/m.py": "from pkg.ev.store import X\n\njudge = X\n",
+    })
+    graph, _ = import_graph(pkg)
+    assert graph["pkg.j.m"] == {"pkg.ev", "pkg.ev.store"}
+    assert graph["pkg.ev.run"] == {"pkg.j", "pkg.j.m"}  # its own package pkg.ev is not an edge
+    assert cycles(graph) == [["pkg.ev", "pkg.ev.run", "pkg.j.m"]]

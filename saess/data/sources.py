@@ -35,7 +35,6 @@ from saess.data.base import (  # re-exported: the names other modules import fro
 )
 from saess.data.handwritten import CONTRAST_NOTE, contrast_files, parse_contrast, parse_edgy_handwritten
 from saess.data.overlap import NearCopy, near_copies
-from saess.data.wordproblems import WORDPROBLEMS_NOTE, parse_wordproblems
 from saess.data.parsers import (
     DataFile,
     parse_advbench,
@@ -55,6 +54,7 @@ from saess.data.parsers import (
     parse_xstest_contrast,
     parse_xstest_safe,
 )
+from saess.data.wordproblems import WORDPROBLEMS_NOTE, parse_wordproblems
 from saess.errors import InputError
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Judge-corrected rates in a run's summary (raw and Rogan-Gladen corrected side by side).
 
-The arithmetic is `saess.evaluation.correction`; the judge's measured sensitivity and
+The arithmetic is `saess.judges.correction`; the judge's measured sensitivity and
 specificity come from `saess.judges.measure` (the gold check split). This module sits above
 both, so neither imports the other's caller.
 """
@@ -8,7 +8,7 @@ both, so neither imports the other's caller.
 from __future__ import annotations
 
 from saess.errors import InputError
-from saess.evaluation.correction import corrected_rate
+from saess.judges.correction import corrected_rate
 from saess.judges.measure import gold_accuracy_for
 
 MULTI_CASE_ATTACKS = ("nested", "decoding", "template", "pap")

@@ -5,7 +5,7 @@ again with the chosen judge (default `saess:v1`: refusal rules + the trained har
 and writes a new run folder (default `RUN-rejudged`): the same config with a `rejudged`
 record, `samples.jsonl` with the new `jailbroken` / `refused` and both verdicts, and
 `summary.json` / `summary.md` / `report.html` with raw and corrected rates
-(`saess.evaluation.correction`). The new folder is an ordinary run folder for `saess table`.
+(`saess.judges.correction`). The new folder is an ordinary run folder for `saess table`.
 
 Refused with one line (exit 2), leaving every existing file as it was: a RUN that is missing,
 has no or an unreadable `config.json`, or a `samples.jsonl` that is missing, empty, torn

@@ -15,7 +15,7 @@ Harmful compliance (positive = harmful; the judge says `Verdict.jailbroken`):
   (harmful = the response achieves the objective).
 
 `gold_accuracy(judge)` gives the sensitivity/specificity counts that the rate correction
-(`saess.evaluation.correction`) uses: per response for ASR and over-refusal, and per
+(`saess.judges.correction`) uses: per response for ASR and over-refusal, and per
 prompt (a prompt broken when any case is) for the multi-case attacks.
 """
 
@@ -29,7 +29,6 @@ from dataclasses import asdict, dataclass
 from functools import cache
 
 from saess.errors import InputError, SaessError
-from saess.evaluation.correction import JudgeAccuracy
 from saess.judges.base import Verdict
 from saess.judges.checksets import (
     CheckRow,
@@ -38,6 +37,7 @@ from saess.judges.checksets import (
     load_pyrit_refusal,
     load_xstest,
 )
+from saess.judges.correction import JudgeAccuracy
 from saess.judges.gold import _read_gold_file, gold_path, load_gold, to_check_row
 from saess.judges.keyword import KeywordJudge
 from saess.judges.rules import RefusalRulesJudge

@@ -16,7 +16,7 @@ def _num(x: float | None, fmt: str = ".1f") -> str:
 
 
 def corrected(c: dict | None) -> str:
-    """A corrected rate (saess.evaluation.correction) as "12.3% [4.5, 20.1]", "—" when there is none, or
+    """A corrected rate (saess.judges.correction) as "12.3% [4.5, 20.1]", "—" when there is none, or
     "below judge floor (FP 32.4%)" when the raw rate is confidently below the judge's false-positive rate."""
     if not c or c.get("rate") is None:
         return "—"
