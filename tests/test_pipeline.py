@@ -187,3 +187,30 @@ def test_base_answer_cache_returns_only_the_prompts_asked_for(tmp_path):
     got = _answer_with_base(tiny_safety_model(), [BENIGN[0], BENIGN[1]], path, 2, "retain")
     assert set(got) == {BENIGN[0], BENIGN[1]} and got[BENIGN[0]] == "cached answer"
     assert _answer_with_base(tiny_safety_model(), [BENIGN[0]], path, 2, "retain") == {BENIGN[0]: "cached answer"}
+
+
+def test_no_alignment_phase_keeps_the_lm_untouched(tmp_path):
+    """--phase2-steps 0 (cls only): the final model is phase 1's; no retain set is generated, the
+    LM's LoRA stays zero (next-token logits equal the base model's) and the head is phase 1's."""
+    model = tiny_safety_model()
+    base = tiny_safety_model()
+    cfg = PipelineConfig(train=TrainConfig(batch_size=4, lora_r=2, lora_alpha=4, max_length=128),
+                         phase1_steps=2, phase2_steps=0, phase1_views=True, cls_adapter_r=2,
+                         retain_max_new_tokens=4, val_limit=4)
+    final = run_pipeline(cfg, tmp_path / "run", model=model, recipe=_recipe())
+    assert not (tmp_path / "run" / "data" / "retain.jsonl").exists()
+    assert not (tmp_path / "run" / "phase2").exists()
+    saved = json.loads((final / "saess_config.json").read_text())
+    assert saved["extra"]["validation"]["phase"] == "phase1"
+    log = [json.loads(x) for x in (final / "train_log.jsonl").read_text().splitlines()]
+    assert {x["phase"] for x in log} == {"phase1"}
+    m2 = SafetyModel.from_pretrained(final, base_lm=base.lm)
+    assert all(float(p.abs().max()) == 0.0 for n, p in m2.lm.named_parameters() if "lora_B" in n)
+    ids = torch.tensor([[1, 2, 3, 4]])
+    with torch.no_grad():
+        assert torch.allclose(m2.lm(input_ids=ids).logits, tiny_safety_model().lm(input_ids=ids).logits)
+        assert m2.classify([BENIGN[0]])[0] == pytest.approx(model.classify([BENIGN[0]])[0], abs=1e-5)
+    with pytest.raises(InputError, match="only applies to the cls variant"):
+        PipelineConfig(variant="sft", phase2_steps=0)
+    with pytest.raises(InputError, match="phase2-steps"):
+        PipelineConfig(phase2_steps=-1)

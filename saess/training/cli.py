@@ -29,7 +29,9 @@ def register_training_commands(sub) -> None:
     p.add_argument("--phase1-steps", type=int, default=P.phase1_steps)
     p.add_argument("--phase1-epochs", type=float, default=P.phase1_epochs,
                    help="passes over the phase-1 texts (instead of --phase1-steps)")
-    p.add_argument("--phase2-steps", type=int, default=P.phase2_steps)
+    p.add_argument("--phase2-steps", type=int, default=P.phase2_steps,
+                   help="alignment (SFT) steps; 0 = no alignment phase (cls only): the model is phase 1's, "
+                        "the LM untouched, refusals come from the head and strategic decoding")
     p.add_argument("--batch-size", type=int, default=T.batch_size)
     p.add_argument("--phase1-batch-size", type=int, default=P.phase1_batch_size,
                    help="batch of phase 1 (default: --batch-size)")

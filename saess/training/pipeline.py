@@ -122,6 +122,11 @@ class PipelineConfig:
             raise InputError(f"--phase2-head-lr must be >= 0, got {self.phase2_head_lr}")
         if self.phase1_limit is not None and self.phase1_limit < 1:
             raise InputError(f"--phase1-limit must be >= 1, got {self.phase1_limit}")
+        if self.phase2_steps < 0:
+            raise InputError(f"--phase2-steps must be >= 0, got {self.phase2_steps}")
+        if self.phase2_steps == 0 and self.variant != "cls":
+            raise InputError("--phase2-steps 0 (no alignment phase) only applies to the cls variant: "
+                             "the sft and aug baselines are their phase 2")
         if self.phase1_epochs is not None and self.phase1_epochs <= 0:
             raise InputError(f"--phase1-epochs must be > 0, got {self.phase1_epochs}")
         if self.phase1_from is not None:
@@ -134,6 +139,12 @@ class PipelineConfig:
     @property
     def seed(self) -> int:
         return self.train.seed
+
+    @property
+    def skip_phase2(self) -> bool:
+        """`--phase2-steps 0`: the model is phase 1's (the LM untouched; refusals come from the head
+        and strategic decoding alone). No retain set is generated."""
+        return self.phase2_steps == 0
 
     @classmethod
     def from_flat(cls, **kw) -> PipelineConfig:
@@ -313,7 +324,7 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
     # Retain set: answers of the untouched base model (before any adapter exists). Texts that
     # may only train the classifier (CLASSIFIER_ONLY_SOURCES) get no SFT answer.
     sft_ok = [e for e in recipe["alignment"] + recipe["alignment_val"] if e.source not in CLASSIFIER_ONLY_SOURCES]
-    need = [e.prompt for e in sft_ok if e.response is None]
+    need = [] if cfg.skip_phase2 else [e.prompt for e in sft_ok if e.response is None]
     if cfg.retain_shuffle:
         need = list(dict.fromkeys(need))
         random.Random(cfg.seed + 3).shuffle(need)
@@ -392,6 +403,15 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
             if rank == 0:
                 _validation_report(model, enc, val_chats, val_answered, random.Random(cfg.seed + 1), p1, "phase1",
                                    cfg.val_views_limit)
+    if cfg.skip_phase2:
+        def phase1_validation():
+            done = out / "phase1" / "val_metrics.json"
+            if done.exists():  # written when phase 1 ended (this run, or the run it resumes)
+                return json.loads(done.read_text())
+            (out / "phase1").mkdir(parents=True, exist_ok=True)
+            return _validation_report(model, enc, val_chats, val_answered, random.Random(cfg.seed + 1),
+                                      out / "phase1", "phase1", cfg.val_views_limit)
+        return _save_final(model, cfg, out, context, t0, None, phase1_validation, rank)
     tr = _encode(lambda c: enc.encode_chat(c[0], c[1], c[2], prefill=c[3]), align_train, "phase 2")
     va = _encode(lambda c: enc.encode_chat(c[0], c[1], c[2], prefill=c[3]), align_val[:cfg.val_limit], "phase 2 val")
     if cfg.phase2_query_views and cfg.variant == "cls":
@@ -406,15 +426,24 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
         guide = enc.text_ids(GUIDE_TEXT)
         tr = [_mask_guide(s, guide) if s.cls_label == MALICIOUS else s for s in tr]
     res = SafetyTrainer(model, cfg.phase_config("align"), tr, va).train(out / "phase2")
+    def phase2_validation():
+        return _validation_report(model, enc, val_chats, val_answered, random.Random(cfg.seed + 1),
+                                  out / "phase2", "phase2", cfg.val_views_limit)
+    return _save_final(model, cfg, out, context, t0, res.last,
+                       phase2_validation if cfg.variant == "cls" else None, rank)
+
+
+def _save_final(model, cfg: PipelineConfig, out: Path, context: int, t0: float, last_metrics, validation,
+                rank: int) -> Path:
+    """Save `out/final` (config with train time, last metrics and the validation report from
+    `validation()`, when given) and the joined train log of both phases."""
     final = out / "final"
     model.config.max_length = model.encoder.max_length = context  # the saved model keeps its context
     if rank == 0:
         model.config.extra["train_seconds"] = round(time.time() - t0, 1)
-        model.config.extra["final_metrics"] = res.last
-        if cfg.variant == "cls":
-            model.config.extra["validation"] = _validation_report(model, enc, val_chats, val_answered,
-                                                                  random.Random(cfg.seed + 1), out / "phase2",
-                                                                  "phase2", cfg.val_views_limit)
+        model.config.extra["final_metrics"] = last_metrics
+        if validation is not None:
+            model.config.extra["validation"] = validation()
         model.save_pretrained(final)
         logs = [p for p in (out / "phase1" / "train_log.jsonl", out / "phase2" / "train_log.jsonl") if p.exists()]
         with open(final / "train_log.jsonl", "w") as f:
