@@ -191,7 +191,7 @@ def test_base_answer_cache_returns_only_the_prompts_asked_for(tmp_path):
 
 def test_no_alignment_phase_keeps_the_lm_untouched(tmp_path):
     """--phase2-steps 0 (cls only): the final model is phase 1's; no retain set is generated, the
-    LM's LoRA stays zero (next-token logits equal the base model's) and the head is phase 1's."""
+    LM has no adapter (next-token logits equal the base model's) and the head is phase 1's."""
     model = tiny_safety_model()
     base = tiny_safety_model()
     cfg = PipelineConfig(train=TrainConfig(batch_size=4, lora_r=2, lora_alpha=4, max_length=128),
@@ -204,8 +204,9 @@ def test_no_alignment_phase_keeps_the_lm_untouched(tmp_path):
     assert saved["extra"]["validation"]["phase"] == "phase1"
     log = [json.loads(x) for x in (final / "train_log.jsonl").read_text().splitlines()]
     assert {x["phase"] for x in log} == {"phase1"}
+    assert saved["finetune"] == "none" and not (final / "adapter").exists()  # no LM adapter to save or run
     m2 = SafetyModel.from_pretrained(final, base_lm=base.lm)
-    assert all(float(p.abs().max()) == 0.0 for n, p in m2.lm.named_parameters() if "lora_B" in n)
+    assert not any("lora_" in n for n, _ in m2.lm.named_parameters())
     ids = torch.tensor([[1, 2, 3, 4]])
     with torch.no_grad():
         assert torch.allclose(m2.lm(input_ids=ids).logits, tiny_safety_model().lm(input_ids=ids).logits)

@@ -143,7 +143,8 @@ class PipelineConfig:
     @property
     def skip_phase2(self) -> bool:
         """`--phase2-steps 0`: the model is phase 1's (the LM untouched; refusals come from the head
-        and strategic decoding alone). No retain set is generated."""
+        and strategic decoding alone). No retain set is generated and, unless phase 1 trains the
+        LM (`phase1_finetune="lora"`), the LM gets no LoRA adapter (nothing to save, nothing to run)."""
         return self.phase2_steps == 0
 
     @classmethod
@@ -366,7 +367,8 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
     if cfg.cls_adapter_r and cfg.variant == "cls":
         model.add_cls_adapter(cfg.cls_adapter_r, cfg.cls_adapter_alpha)
     t = cfg.train
-    model.add_lora(r=t.lora_r, alpha=t.lora_alpha, dropout=t.lora_dropout, target_modules=t.lora_targets)
+    if not cfg.skip_phase2 or cfg.phase1_finetune == "lora":  # no alignment phase: no LM adapter at all
+        model.add_lora(r=t.lora_r, alpha=t.lora_alpha, dropout=t.lora_dropout, target_modules=t.lora_targets)
     model.config.extra.update({"variant": cfg.variant, "signal": cfg.variant == "cls", "pipeline": cfg.to_dict()})
     enc = model.encoder
     rng = random.Random(cfg.seed)
