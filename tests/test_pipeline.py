@@ -200,6 +200,11 @@ def test_no_alignment_phase_keeps_the_lm_untouched(tmp_path):
     final = run_pipeline(cfg, tmp_path / "run", model=model, recipe=_recipe())
     assert not (tmp_path / "run" / "data" / "retain.jsonl").exists()
     assert not (tmp_path / "run" / "phase2").exists()
+    # the phase-1 checkpoint keeps the model's context, not the training cap (128 here)
+    context = tiny_safety_model().config.max_length
+    assert context > 128
+    p1 = json.loads((tmp_path / "run" / "phase1" / "final" / "saess_config.json").read_text())
+    assert p1["max_length"] == context == json.loads((final / "saess_config.json").read_text())["max_length"]
     saved = json.loads((final / "saess_config.json").read_text())
     assert saved["extra"]["validation"]["phase"] == "phase1"
     log = [json.loads(x) for x in (final / "train_log.jsonl").read_text().splitlines()]

@@ -33,6 +33,7 @@ from saess.errors import InputError
 from saess.generation import SafeGenerator, SamplingConfig, StrategicConfig
 from saess.model import SafetyModel
 from saess.model.loading import artifact_dir
+from saess.model.safety_model import CONFIG_NAME
 from saess.model.tokens import IGNORE, collate
 from saess.runtime import batch_then_one_by_one
 from saess.stats import auroc
@@ -403,6 +404,7 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
             # Phase 1 trains [CLS], the head and the [CLS]-only adapter (docs/training.md): the LM is frozen.
             SafetyTrainer(model, cfg.phase_config("text"), tr, va).train(p1)
             if rank == 0:
+                _restore_context(p1 / "final", context)
                 _validation_report(model, enc, val_chats, val_answered, random.Random(cfg.seed + 1), p1, "phase1",
                                    cfg.val_views_limit)
     if cfg.skip_phase2:
@@ -433,6 +435,16 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
                                   out / "phase2", "phase2", cfg.val_views_limit)
     return _save_final(model, cfg, out, context, t0, res.last,
                        phase2_validation if cfg.variant == "cls" else None, rank)
+
+
+def _restore_context(folder: Path, context: int) -> None:
+    """A checkpoint saved while training lowered `max_length` (the training cap) gets the model's
+    real context back in its config, so that it serves prompts of any length as `final` does."""
+    path = folder / CONFIG_NAME
+    if path.exists():
+        raw = json.loads(path.read_text())
+        raw["max_length"] = context
+        path.write_text(json.dumps(raw, indent=2))
 
 
 def _save_final(model, cfg: PipelineConfig, out: Path, context: int, t0: float, last_metrics, validation,
