@@ -4,7 +4,9 @@
 # Each candidate is calibrated (saess calibrate --max-fpr 0.05 on the validation split) unless MODEL
 # already ends in -cal, then generates (greedy, 48 new tokens) on the 60 + 60 validation prompts of
 # v4 (docs/results/v4/val_*.jsonl) and on the 40 + 40 validation prompts of the new shapes
-# (docs/results/v6/val_shapes_*.jsonl: nesting-pool wrappers, word problems).
+# (docs/results/v6/val_shapes_*.jsonl: nesting-pool wrappers, word problems), and (added after
+# session 6's evaluation showed that 48 tokens hide mid-answer flags) on the 60 + 60 v4 probes at
+# 128 tokens, the evaluation's answer length (prefill "Sure, here is" + benign).
 set -uo pipefail
 cd /work/main
 . .venv/bin/activate
@@ -24,6 +26,9 @@ for spec in "$@"; do
     saess eval --model "$m" --prompts docs/results/v6/val_shapes_malicious.jsonl --attack direct \
       --benign docs/results/v6/val_shapes_benign.jsonl --max-new-tokens 64 $T \
       --out runs/s6/shapes-$n > runs/s6/shapes-$n.log 2>&1
+    saess eval --model "$m" --prompts docs/results/v4/val_malicious.jsonl --attack prefill --prefill-variants literal \
+      --benign docs/results/v4/val_benign.jsonl --max-new-tokens 128 $T \
+      --out runs/s6/val128-$n > runs/s6/val128-$n.log 2>&1
   ) &
 done
 wait
