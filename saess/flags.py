@@ -72,8 +72,10 @@ _STRATEGIC_HELP = {
     "r3": "rule 3 window: N tokens after the trigger",
     "tau": "consecutive malicious re-evaluations before acting on a benign start",
     "threshold": "P(malicious) at or above which the head says malicious, in (0, 1)",
+    "window_threshold": "the same for response windows (rules 2-3)",
 }
-_STRATEGIC_TYPES = {"period": int, "r1": int, "r2": int, "r3": int, "tau": int, "threshold": float}
+_STRATEGIC_TYPES = {"period": int, "r1": int, "r2": int, "r3": int, "tau": int, "threshold": float,
+                    "window_threshold": float}
 STRATEGIC_FLAGS = tuple(_STRATEGIC_HELP)
 
 
@@ -86,9 +88,10 @@ def add_strategic_args(p: argparse.ArgumentParser, title: str = "safety signal (
     g = p.add_argument_group(title, note or None)
     for name, text in _STRATEGIC_HELP.items():
         d = field_default(StrategicConfig, name)
-        shown = "the model's own: 0.5 unless `saess calibrate` set it" if name == "threshold" else d
-        g.add_argument(f"--{name}", type=_STRATEGIC_TYPES.get(name, str), default=None,
-                       metavar="P" if name == "threshold" else None, help=f"{text} (default: {shown})")
+        shown = {"threshold": "the model's own: 0.5 unless `saess calibrate` set it",
+                 "window_threshold": "the model's own when set, else --threshold"}.get(name, d)
+        g.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_STRATEGIC_TYPES.get(name, str), default=None,
+                       metavar="P" if name.endswith("threshold") else None, help=f"{text} (default: {shown})")
     if window:
         g.add_argument("--window", type=int, default=None, metavar="R",
                        help="r1 = r2 = r3 = R (instead of --r1 --r2 --r3)")

@@ -360,3 +360,51 @@ def test_reliance_off_equals_plain_generate(arch):
         out = m.lm.generate(input_ids=plain_ids, attention_mask=torch.ones_like(plain_ids), max_new_tokens=12,
                             min_new_tokens=12, do_sample=False, suppress_tokens=[m.config.cls_token_id])
         assert ours == out[0, plain_ids.shape[1]:].tolist()
+
+
+def test_window_threshold_applies_to_response_windows_only(model):
+    """P(malicious) 0.1 for the query, 0.7 for every response window: at threshold 0.5 the guide is
+    inserted mid-answer; with window_threshold 0.9 the answer runs on; the query still uses threshold."""
+    def hook_p(ps):
+        calls = {"n": 0}
+
+        def hook(logits):
+            p = ps(calls["n"])
+            calls["n"] += 1
+            out = torch.zeros_like(logits)
+            out[:, 1] = float(torch.logit(torch.tensor(p)))
+            return out
+        return hook
+
+    def run(cfg, ps):
+        model.safety_logit_hook = hook_p(ps)
+        try:
+            return SafeGenerator(model, cfg).generate(["hello"], sampling=SamplingConfig(
+                max_new_tokens=20, ignore_eos=True))[0]
+        finally:
+            model.safety_logit_hook = None
+
+    windows = lambda k: 0.1 if k == 0 else 0.7  # noqa: E731
+    same = run(StrategicConfig(reliance="medium", schedule="every", threshold=0.5), windows)
+    assert any("inserted_guide_at" in t for t in same.trace) and same.trace[0]["decision"] == "benign"
+    high = run(StrategicConfig(reliance="medium", schedule="every", threshold=0.5, window_threshold=0.9), windows)
+    assert not any("inserted_guide_at" in t for t in high.trace) and GUIDE_TEXT not in high.generated
+    query = run(StrategicConfig(reliance="medium", schedule="every", threshold=0.5, window_threshold=0.9),
+                lambda k: 0.7)  # the query is judged with `threshold`
+    assert query.trace[0]["decision"] == "malicious" and query.generated.startswith(GUIDE_TEXT)
+
+
+def test_window_threshold_resolution(model):
+    old = (model.config.threshold, model.config.window_threshold)
+    try:
+        model.config.threshold, model.config.window_threshold = 0.4, None
+        assert StrategicConfig().for_model(model).window_threshold == 0.4  # falls back to the threshold
+        model.config.window_threshold = 0.95
+        r = StrategicConfig().for_model(model)
+        assert (r.threshold, r.window_threshold) == (0.4, 0.95)  # the model's own pair
+        assert StrategicConfig(threshold=0.3).for_model(model).window_threshold == 0.3  # an explicit threshold wins
+        assert StrategicConfig(window_threshold=0.8).for_model(model).window_threshold == 0.8
+    finally:
+        model.config.threshold, model.config.window_threshold = old
+    with pytest.raises(InputError, match="window threshold"):
+        StrategicConfig(window_threshold=1.0)

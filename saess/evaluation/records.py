@@ -44,6 +44,7 @@ def make_record(model: str, benchmark: str, label: str, case: AttackCase, strate
         "reliance": strategic.reliance,
         "schedule": strategic.schedule if strategic.reliance != "off" else None,
         "threshold": strategic.threshold if strategic.reliance != "off" else None,
+        "window_threshold": strategic.window_threshold if strategic.reliance != "off" else None,
         "gen_seconds": round(seconds, 4),
     }
     if error is not None:

@@ -46,6 +46,9 @@ class StrategicConfig:
     tau: int = 2
     high_waits_for_tau: bool = False
     threshold: float | None = None  # None: the model's own (its saess_config.json; 0.5 unless calibrated)
+    # Threshold of the response windows (rules 2-3: the answer alone, judged many times per answer).
+    # None: the model's own `window_threshold` when its config has one, else `threshold`.
+    window_threshold: float | None = None
     guide_text: str = GUIDE_TEXT
     refusal_text: str = REFUSAL_TEXT
 
@@ -66,15 +69,21 @@ class StrategicConfig:
             raise InputError(f"period must be >= 1, got {self.period}")
         if self.threshold is not None and not 0.0 < self.threshold < 1.0:
             raise InputError(f"threshold must be in (0, 1), got {self.threshold}")
+        if self.window_threshold is not None and not 0.0 < self.window_threshold < 1.0:
+            raise InputError(f"window threshold must be in (0, 1), got {self.window_threshold}")
         if self.anneal_growth < 1.0 or self.anneal_first_gap < 1:
             raise InputError("annealing needs anneal_first_gap >= 1 and anneal_growth >= 1")
         self._anneal_steps = self._annealing_steps()
 
     def for_model(self, model) -> StrategicConfig:
-        """This config with a None `threshold` resolved to the model's own decision threshold."""
-        if self.threshold is not None:
-            return self
-        return replace(self, threshold=float(getattr(model.config, "threshold", 0.5)))
+        """This config with None thresholds resolved: `threshold` to the model's own decision
+        threshold, `window_threshold` to the model's own window threshold, else to `threshold`."""
+        thr = self.threshold if self.threshold is not None else float(getattr(model.config, "threshold", 0.5))
+        win = self.window_threshold
+        if win is None:
+            own = getattr(model.config, "window_threshold", None)
+            win = float(own) if own is not None and self.threshold is None else thr
+        return replace(self, threshold=thr, window_threshold=win)
 
     def _annealing_steps(self) -> frozenset[int]:
         steps, gap, s = [], float(self.anneal_first_gap), 0

@@ -316,7 +316,9 @@ class SafeGenerator:
     def _update_rows(self, rows, p, step, window, resp_idx) -> None:
         cfg = self.cfg
         for b, r in enumerate(rows):
-            mal = p[b] >= cfg.threshold
+            # rule 1 still reads the query; rules 2-3 read the answer alone (their own threshold)
+            thr = cfg.threshold if r.state == MAL_INIT or cfg.window_threshold is None else cfg.window_threshold
+            mal = p[b] >= thr
             sel = resp_idx[b][window[b]]
             resp_sel = sel[sel >= 0]
             win = [int(resp_sel.min()), int(resp_sel.max())] if len(resp_sel) else []

@@ -59,6 +59,7 @@ class SafetyConfig:
     max_length: int = 2048
     system_prompt: str | None = None
     threshold: float = 0.5
+    window_threshold: float | None = None  # rules 2-3 (response windows); None: `threshold`
     # [CLS]-only adapter (saess.model.cls_adapter): rank 0 = none.
     cls_adapter_r: int = 0
     cls_adapter_alpha: float = 16.0
