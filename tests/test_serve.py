@@ -439,3 +439,17 @@ def test_load_benchmark_counts_tokens_latency_and_lost_requests(model, tmp_path,
                      "--concurrency", "6", "--requests", "6", "--max-tokens", "5"]) == 1
     level = rep["levels"][0]
     assert level["lost"] > 0 and level["ok"] + level["lost"] == 6 and "RateLimitError" in level["errors"][0]
+
+
+def test_a_lower_request_threshold_also_lowers_the_window_threshold(model):
+    """The server's windows have their own threshold (0.95 here); a request that lowers the
+    threshold to 0.3 gets windows at 0.3 too, one at 0.99 keeps them (a request only tightens)."""
+    from saess.serve.protocol import SafetyOptions
+
+    engine = ServeEngine(model, "tiny", StrategicConfig(threshold=0.6, window_threshold=0.95))
+    low = engine._strategic(SafetyOptions(threshold=0.3))
+    assert (low.threshold, low.window_threshold) == (0.3, 0.3)
+    mid = engine._strategic(SafetyOptions(threshold=0.5))
+    assert (mid.threshold, mid.window_threshold) == (0.5, 0.5)
+    same = engine._strategic(SafetyOptions(reliance="high"))
+    assert (same.threshold, same.window_threshold) == (0.6, 0.95)

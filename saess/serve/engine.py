@@ -180,6 +180,9 @@ class ServeEngine:
         if kw.get("threshold", 0) > base.threshold:
             raise APIError(400, f"safety.threshold {kw['threshold']} is above this server's ({base.threshold}); "
                                 "a request may only lower it", param="safety.threshold")
+        if "threshold" in kw and base.window_threshold is not None:
+            # a lower threshold lowers the windows' too (never raises them): a request only tightens
+            kw["window_threshold"] = min(base.window_threshold, kw["threshold"])
         if kw.get("tau", 0) > base.tau:
             raise APIError(400, f"safety.tau {kw['tau']} is above this server's ({base.tau}); a request may "
                                 "only lower it", param="safety.tau")
