@@ -317,7 +317,7 @@ class SafeGenerator:
         cfg = self.cfg
         for b, r in enumerate(rows):
             # rule 1 still reads the query; rules 2-3 read the answer alone (their own threshold)
-            thr = cfg.threshold if r.state == MAL_INIT or cfg.window_threshold is None else cfg.window_threshold
+            thr = cfg.threshold if r.state == MAL_INIT else cfg.window_threshold  # both set by for_model
             mal = p[b] >= thr
             sel = resp_idx[b][window[b]]
             resp_sel = sel[sel >= 0]

@@ -33,7 +33,6 @@ from saess.errors import InputError
 from saess.generation import SafeGenerator, SamplingConfig, StrategicConfig
 from saess.model import SafetyModel
 from saess.model.loading import artifact_dir
-from saess.model.safety_model import CONFIG_NAME
 from saess.model.tokens import IGNORE, collate
 from saess.runtime import batch_then_one_by_one
 from saess.stats import auroc
@@ -345,9 +344,9 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
             logger.info("harmful completions: %d kept of %d (refusal-like openings dropped)", len(kept), len(done))
             harmful += kept
     # Training sequences are capped (time on CPU); longer ones are skipped and counted.
+    # Only the encoder is capped: the config (saved with every checkpoint) keeps the model's context.
     context = model.config.max_length
-    model.config.max_length = min(model.config.max_length, cfg.train.max_length)
-    model.encoder.max_length = model.config.max_length
+    model.encoder.max_length = min(context, cfg.train.max_length)
 
     def chats(items, sft: bool = True):
         res = []
@@ -404,7 +403,6 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
             # Phase 1 trains [CLS], the head and the [CLS]-only adapter (docs/training.md): the LM is frozen.
             SafetyTrainer(model, cfg.phase_config("text"), tr, va).train(p1)
             if rank == 0:
-                _restore_context(p1 / "final", context)
                 _validation_report(model, enc, val_chats, val_answered, random.Random(cfg.seed + 1), p1, "phase1",
                                    cfg.val_views_limit)
     if cfg.skip_phase2:
@@ -437,22 +435,12 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
                        phase2_validation if cfg.variant == "cls" else None, rank)
 
 
-def _restore_context(folder: Path, context: int) -> None:
-    """A checkpoint saved while training lowered `max_length` (the training cap) gets the model's
-    real context back in its config, so that it serves prompts of any length as `final` does."""
-    path = folder / CONFIG_NAME
-    if path.exists():
-        raw = json.loads(path.read_text())
-        raw["max_length"] = context
-        path.write_text(json.dumps(raw, indent=2))
-
-
 def _save_final(model, cfg: PipelineConfig, out: Path, context: int, t0: float, last_metrics, validation,
                 rank: int) -> Path:
     """Save `out/final` (config with train time, last metrics and the validation report from
     `validation()`, when given) and the joined train log of both phases."""
     final = out / "final"
-    model.config.max_length = model.encoder.max_length = context  # the saved model keeps its context
+    model.encoder.max_length = context  # the saved model serves its whole context
     if rank == 0:
         model.config.extra["train_seconds"] = round(time.time() - t0, 1)
         model.config.extra["final_metrics"] = last_metrics
