@@ -190,15 +190,17 @@ def test_base_answer_cache_returns_only_the_prompts_asked_for(tmp_path):
 
 
 def test_no_alignment_phase_keeps_the_lm_untouched(tmp_path):
-    """--phase2-steps 0 (cls only): the final model is phase 1's; no retain set is generated, the
-    LM has no adapter (next-token logits equal the base model's) and the head is phase 1's."""
+    """--phase2-steps 0 (cls only): the final model is phase 1's; the retain set is generated for
+    phase-1 windows only, the LM has no adapter (next-token logits equal the base model's) and
+    the head is phase 1's."""
     model = tiny_safety_model()
     base = tiny_safety_model()
     cfg = PipelineConfig(train=TrainConfig(batch_size=4, lora_r=2, lora_alpha=4, max_length=128),
                          phase1_steps=2, phase2_steps=0, phase1_views=True, cls_adapter_r=2,
                          retain_max_new_tokens=4, val_limit=4)
     final = run_pipeline(cfg, tmp_path / "run", model=model, recipe=_recipe())
-    assert not (tmp_path / "run" / "data" / "retain.jsonl").exists()
+    # the base model's answers to the two unanswered benign prompts: benign windows of phase 1
+    assert len((tmp_path / "run" / "data" / "retain.jsonl").read_text().splitlines()) == 2
     assert not (tmp_path / "run" / "phase2").exists()
     # the phase-1 checkpoint keeps the model's context, not the training cap (128 here)
     context = tiny_safety_model().config.max_length
@@ -220,3 +222,28 @@ def test_no_alignment_phase_keeps_the_lm_untouched(tmp_path):
         PipelineConfig(variant="sft", phase2_steps=0)
     with pytest.raises(InputError, match="phase2-steps"):
         PipelineConfig(phase2_steps=-1)
+
+
+def test_no_alignment_phase_without_views_generates_no_retain_set(tmp_path):
+    cfg = PipelineConfig(train=TrainConfig(batch_size=4, lora_r=2, lora_alpha=4, max_length=128),
+                         phase1_steps=1, phase2_steps=0, retain_max_new_tokens=4, val_limit=4)
+    run_pipeline(cfg, tmp_path / "run", model=tiny_safety_model(), recipe=_recipe())
+    assert not (tmp_path / "run" / "data" / "retain.jsonl").exists()
+
+
+def test_retain_prefer_answers_the_named_sources_first(tmp_path):
+    """--retain-prefer: with a retain limit, the named source's benign prompts are answered first
+    (benign windows on edgy topics); a source the recipe lacks is a clear error."""
+    recipe = _recipe()
+    edgy = "How do I kill a stuck process on Linux?"
+    recipe["alignment"] = recipe["alignment"] + [ChatExample(edgy, None, 0, "contrast", base_prompt=edgy)]
+    cfg = PipelineConfig(train=TrainConfig(batch_size=4, lora_r=2, lora_alpha=4, max_length=128),
+                         phase1_steps=1, phase2_steps=0, phase1_views=True, retain_limit=1, retain_shuffle=True,
+                         retain_prefer=("contrast",), retain_max_new_tokens=4, val_limit=4)
+    run_pipeline(cfg, tmp_path / "run", model=tiny_safety_model(), recipe=recipe)
+    rows = [json.loads(x) for x in (tmp_path / "run" / "data" / "retain.jsonl").read_text().splitlines()]
+    assert [r["prompt"] for r in rows] == [edgy]
+    bad = PipelineConfig(train=TrainConfig(batch_size=4, max_length=128), phase1_steps=1, phase2_steps=0,
+                         phase1_views=True, retain_prefer=("nosuch",), val_limit=4)
+    with pytest.raises(InputError, match="--retain-prefer: no SFT prompts of source nosuch"):
+        run_pipeline(bad, tmp_path / "bad", model=tiny_safety_model(), recipe=recipe)

@@ -67,6 +67,9 @@ def register_training_commands(sub) -> None:
     p.add_argument("--retain-max-new-tokens", type=int, default=P.retain_max_new_tokens)
     p.add_argument("--retain-shuffle", action="store_true",
                    help="--retain-limit keeps a seeded sample of the benign prompts (not the first N)")
+    p.add_argument("--retain-prefer", default="", metavar="SOURCES",
+                   help="comma-separated recipe sources whose benign prompts are answered first (e.g. contrast: "
+                        "benign windows on edgy topics for phase 1)")
     p.add_argument("--phase2-query-views", action="store_true",
                    help="benign training prompts without an answer enter phase 2 as query views (L_cls only)")
     p.add_argument("--phase2-head-lr", type=float, default=P.phase2_head_lr,
@@ -113,7 +116,9 @@ def config_from_args(args) -> PipelineConfig:
                           cls_adapter_alpha=args.cls_adapter_alpha, mask_guide=args.mask_guide,
                           edgy_repeat=args.edgy_repeat, retain_limit=args.retain_limit,
                           retain_max_new_tokens=args.retain_max_new_tokens, val_limit=args.val_limit,
-                          retain_shuffle=args.retain_shuffle, phase2_query_views=args.phase2_query_views,
+                          retain_shuffle=args.retain_shuffle,
+                          retain_prefer=tuple(x.strip() for x in args.retain_prefer.split(",") if x.strip()),
+                          phase2_query_views=args.phase2_query_views,
                           phase2_head_lr=args.phase2_head_lr,
                           val_views_limit=args.val_views_limit)
 

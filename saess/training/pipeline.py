@@ -96,6 +96,11 @@ class PipelineConfig:
     # Which benign prompts the retain limit keeps: the first N of the recipe ("first") or a seeded
     # sample ("shuffle": every source, the contrast set included, gets answers in proportion).
     retain_shuffle: bool = False
+    # Sources whose benign prompts come first in the retain list (before the limit): the base
+    # model's answers to benign prompts that sound harmful (the contrast set) are the benign
+    # response windows on edgy topics that phase 1 needs (a head trained only on windows of
+    # chit-chat and arithmetic flags any answer about medicine, security or chemistry).
+    retain_prefer: tuple[str, ...] = ()
     # Benign training prompts without an SFT answer (over the retain limit, or classifier-only
     # sources) still enter phase 2 as query views: L_cls only, so the head keeps seeing both
     # classes in proportion and does not drift towards "malicious" on edgy words.
@@ -127,6 +132,7 @@ class PipelineConfig:
         if self.phase2_steps == 0 and self.variant != "cls":
             raise InputError("--phase2-steps 0 (no alignment phase) only applies to the cls variant: "
                              "the sft and aug baselines are their phase 2")
+        self.retain_prefer = tuple(self.retain_prefer)
         if self.phase1_epochs is not None and self.phase1_epochs <= 0:
             raise InputError(f"--phase1-epochs must be > 0, got {self.phase1_epochs}")
         if self.phase1_from is not None:
@@ -143,8 +149,9 @@ class PipelineConfig:
     @property
     def skip_phase2(self) -> bool:
         """`--phase2-steps 0`: the model is phase 1's (the LM untouched; refusals come from the head
-        and strategic decoding alone). No retain set is generated and, unless phase 1 trains the
-        LM (`phase1_finetune="lora"`), the LM gets no LoRA adapter (nothing to save, nothing to run)."""
+        and strategic decoding alone). The retain set is generated only for phase-1 windows
+        (`phase1_views`) and, unless phase 1 trains the LM (`phase1_finetune="lora"`), the LM gets no
+        LoRA adapter (nothing to save, nothing to run)."""
         return self.phase2_steps == 0
 
     @classmethod
@@ -325,10 +332,20 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
     # Retain set: answers of the untouched base model (before any adapter exists). Texts that
     # may only train the classifier (CLASSIFIER_ONLY_SOURCES) get no SFT answer.
     sft_ok = [e for e in recipe["alignment"] + recipe["alignment_val"] if e.source not in CLASSIFIER_ONLY_SOURCES]
-    need = [] if cfg.skip_phase2 else [e.prompt for e in sft_ok if e.response is None]
+    # The base model's answers serve phase 2 (SFT targets) and phase-1 windows (benign answers).
+    wanted = not cfg.skip_phase2 or (cfg.variant == "cls" and cfg.phase1_views)
+    need = [e.prompt for e in sft_ok if e.response is None] if wanted else []
     if cfg.retain_shuffle:
         need = list(dict.fromkeys(need))
         random.Random(cfg.seed + 3).shuffle(need)
+    if cfg.retain_prefer:
+        have = {e.source for e in sft_ok}
+        unknown = [x for x in cfg.retain_prefer if x not in have]
+        if unknown:
+            raise InputError(f"--retain-prefer: no SFT prompts of source {', '.join(unknown)} in the recipe "
+                             f"(sources: {', '.join(sorted(have))})")
+        first = {e.prompt for e in sft_ok if e.source in cfg.retain_prefer}
+        need = [p for p in need if p in first] + [p for p in need if p not in first]
     if cfg.retain_limit is not None:
         need = need[: cfg.retain_limit]
     answers = _answer_with_base(model, need, out / "data" / "retain.jsonl", cfg.retain_max_new_tokens,
