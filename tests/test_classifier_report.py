@@ -55,3 +55,79 @@ def test_calibrate_writes_a_copy_with_the_threshold(tmp_path, capsys):
     m.config.extra["signal"] = False
     assert main(["-q", "calibrate", "--model", str(src), "--out", str(tmp_path / "z")]) == 2
     assert "no trained safety signal" in capsys.readouterr().err
+
+
+def test_window_spans_follow_the_annealing_schedule_and_rule_3():
+    from saess.evaluation.calibration import _window_spans
+    from saess.generation import StrategicConfig
+
+    cfg = StrategicConfig()  # annealing steps 1, 3, 6, 10, 16, 24, 36, 54, ...; r2 = r3 = 10
+    assert _window_spans(40, cfg) == [((0, 10), (0, 20)), ((6, 16), (5, 26)), ((14, 24), (13, 34))]
+    assert _window_spans(9, cfg) == []  # too short for a rule-2 window followed by a re-evaluation
+    assert _window_spans(40, StrategicConfig(schedule="first")) == []
+
+
+def test_answer_window_scores_are_max_of_min_over_rule_2_3_pairs():
+    import torch
+
+    from saess.evaluation.calibration import _window_spans, answer_window_scores
+    from saess.generation import StrategicConfig
+    from saess.model.tokens import collate
+    from saess.testing import tiny_safety_model
+    from saess.training.views import response_view
+
+    m = tiny_safety_model("llama", "chatml", seed=5)
+    prompt = "Tell me about the history of bread."
+    answer = " ".join(["Bread is one of the oldest foods and people baked it in many places."] * 4)
+    cfg = StrategicConfig(schedule="periodic", period=12)
+    enc = m.encoder
+    n = len(enc.encode_chat(prompt, answer, label=0, close_response=False)) - len(enc.encode_chat(prompt))
+    spans = _window_spans(n, cfg)
+    assert len(spans) >= 2
+
+    def p(a, b):
+        batch = collate([response_view(enc, prompt, answer, 0, a, b - a, with_query=False)], m.tokenizer.pad_token_id)
+        with torch.no_grad():
+            return m.text_phase_safety_logits(batch).float().softmax(-1)[0, 1].item()
+
+    want = max(min(p(*w2), p(*w3)) for w2, w3 in spans)
+    got = answer_window_scores(m, [(prompt, answer), (prompt, "Yes.")], cfg, batch_size=3)
+    assert got[0] == pytest.approx(want, abs=1e-5) and got[1] == 0.0
+    one = answer_window_scores(m, [(prompt, answer)], StrategicConfig(schedule="periodic", period=12, tau=1))
+    assert one[0] == pytest.approx(max(p(*w2) for w2, _ in spans), abs=1e-5)
+
+
+def test_calibrate_window_threshold_from_answers(tmp_path, capsys):
+    import functools
+    import json
+
+    from saess.cli import main
+    from saess.data.recipes import RecipeConfig, build_recipe
+    from saess.testing import TinyRegistry, tiny_safety_model
+
+    m = tiny_safety_model("llama", "chatml", seed=3)
+    m.config.extra["signal"] = True
+    src = tmp_path / "model"
+    m.save_pretrained(src)
+    main = functools.partial(main, registry=TinyRegistry(lambda name: m))
+    val = [e.prompt for e in build_recipe(RecipeConfig(seed=0))["alignment_val"] if e.label == 0][:12]
+    answers = tmp_path / "retain.jsonl"
+    text = "Here is a short and careful answer that explains the idea step by step for you. " * 3
+    answers.write_text("".join(json.dumps({"prompt": p, "response": text}) + "\n" for p in val)
+                       + json.dumps({"prompt": "not in the split", "response": text}) + "\n")
+    out = tmp_path / "cal"
+    assert main(["-q", "calibrate", "--model", str(src), "--window-answers", str(answers), "--window-max-fpr", "0.1",
+                 "--out", str(out)]) == 0
+    res = json.loads((out / "calibration.json").read_text())["windows"]
+    cfg = json.loads((out / "saess_config.json").read_text())
+    assert cfg["window_threshold"] == res["chosen"]["threshold"] and 0 < cfg["window_threshold"] < 1
+    assert res["n_benign_answers"] == 12 and res["ignored_answers"] == 1  # the row outside the split
+    assert res["chosen"]["fpr"] <= 0.1 and res["n_harmful_answers"] > 10
+    capsys.readouterr()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"prompt": val[0], "response": text}) + "\n{not json\n")
+    assert main(["-q", "calibrate", "--model", str(src), "--window-answers", str(bad), "--out", str(tmp_path / "b")]) == 2
+    assert f"{bad}:2: not a JSON object" in capsys.readouterr().err and not (tmp_path / "b").exists()
+    assert main(["-q", "calibrate", "--model", str(src), "--window-answers", str(tmp_path / "none.jsonl"),
+                 "--out", str(tmp_path / "c")]) == 2
+    assert "no such file" in capsys.readouterr().err

@@ -15,13 +15,17 @@ import shutil
 import sys
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from saess.data.recipes import RecipeConfig, build_recipe
 from saess.errors import InputError
+from saess.generation import StrategicConfig
 from saess.model.registry import ModelRegistry
 from saess.model.safety_model import CONFIG_NAME
+from saess.model.tokens import collate
 from saess.stats import auroc
+from saess.training.views import response_view
 
 logger = logging.getLogger(__name__)
 
@@ -72,11 +76,17 @@ def calibrate(model, max_fpr: float, batch_size: int = 16, progress: bool = True
 
 
 def write_calibrated(name: str, out: str | Path, max_fpr: float, batch_size: int = 16, progress: bool = True,
-                     registry: ModelRegistry | None = None) -> dict:
-    """Calibrate the saved model `name` (a trained name or a folder) and write the copy to `out`."""
+                     registry: ModelRegistry | None = None, window_answers: str | Path | None = None,
+                     window_max_fpr: float = 0.05) -> dict:
+    """Calibrate the saved model `name` (a trained name or a folder) and write the copy to `out`.
+    With `window_answers` (a JSONL of base-model answers, e.g. a training run's data/retain.jsonl)
+    the window threshold (rules 2-3) is calibrated too, per answer, for `window_max_fpr`."""
     registry = registry or ModelRegistry()
     if not 0.0 < max_fpr < 1.0:
         raise InputError(f"--max-fpr must be in (0, 1), got {max_fpr}")
+    if not 0.0 < window_max_fpr < 1.0:
+        raise InputError(f"--window-max-fpr must be in (0, 1), got {window_max_fpr}")
+    answers = read_answers(window_answers) if window_answers is not None else None
     src = registry.saved_folder(name)
     if not (src / CONFIG_NAME).exists():
         raise InputError(f"--model {name}: not a saved saess model folder (no {CONFIG_NAME} in {src})")
@@ -94,12 +104,138 @@ def write_calibrated(name: str, out: str | Path, max_fpr: float, batch_size: int
     if not 0.0 < t < 1.0:
         raise InputError(f"no threshold in (0, 1) reaches FPR <= {max_fpr} on the validation split "
                          f"(it would be {t})")
+    if answers is not None:
+        res["windows"] = calibrate_windows(model, answers, window_max_fpr, batch_size=2 * batch_size,
+                                           progress=progress)
+        tw = res["windows"]["chosen"]["threshold"]
+        if not 0.0 < tw < 1.0:
+            raise InputError(f"no window threshold in (0, 1) reaches FPR <= {window_max_fpr} per answer on the "
+                             f"validation split (it would be {tw})")
     shutil.copytree(src, out, dirs_exist_ok=True)
     cfg = json.loads((out / CONFIG_NAME).read_text())
     cfg["threshold"] = t
+    if answers is not None:
+        cfg["window_threshold"] = res["windows"]["chosen"]["threshold"]
     # "from": the model as named on the command line (a trained name stays portable; no local path)
     cfg.setdefault("extra", {})["calibration"] = {**res, "from": name}
     (out / CONFIG_NAME).write_text(json.dumps(cfg, indent=2))
     (out / "calibration.json").write_text(json.dumps(res, indent=2) + "\n")
     logger.info("calibrated copy in %s (threshold %.4f); use it as --model %s", out, t, out)
     return res
+
+
+# ---------------------------------------------------------------------------------------------
+# The window threshold (rules 2-3), calibrated per answer.
+
+def _window_spans(n: int, strategic) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """For an answer of `n` response tokens written benign-started, the (rule-2 window, rule-3
+    window) pairs of the re-evaluations: at each scheduled step s (s tokens written, s > r1:
+    earlier steps read rule 1's query + first r1 tokens, judged by the query threshold) rule 2
+    reads [s - r2, s); were it malicious, S = s - 1 and the next re-evaluation reads
+    [S - r2, S + r3] (clipped to the answer). Spans are [start, end) in response tokens."""
+    spans = []
+    steps = [s for s in range(1, n + 1) if strategic.evaluates_at(s)]
+    for i, s in enumerate(steps):
+        if s < strategic.r2:
+            continue
+        nxt = steps[i + 1] if i + 1 < len(steps) else None
+        if nxt is None:
+            break  # no later re-evaluation inside the answer: rule 3 never reads its window
+        start = max(0, s - 1 - strategic.r2)
+        spans.append(((s - strategic.r2, s), (start, min(n, s + strategic.r3))))
+    return spans
+
+
+@torch.no_grad()
+def answer_window_scores(model, answers: list[tuple[str, str]], strategic, batch_size: int = 32,
+                         progress=None) -> list[float]:
+    """Per answer (prompt, response): the highest threshold at which strategic decoding would
+    turn the benign-started answer malicious through rules 2-3, i.e. max over re-evaluations of
+    min(P(rule-2 window), P(the rule-3 window it opens)); tau = 1 reads the rule-2 windows
+    alone. Windows are scored as `[CLS]` sees them (saess.training.views.response_view: every
+    token in its full chat context). An answer too short for any pair scores 0."""
+    enc = model.encoder
+    views, owner = [], []
+    for i, (prompt, response) in enumerate(answers):
+        try:
+            n = len(enc.encode_chat(prompt, response, label=0, close_response=False)) - len(enc.encode_chat(prompt))
+        except InputError:
+            continue
+        for j, (w2, w3) in enumerate(_window_spans(n, strategic)):
+            for k, (a, b) in enumerate((w2, w3) if strategic.tau > 1 else (w2,)):
+                views.append(response_view(enc, prompt, response, 0, a, b - a, with_query=False))
+                owner.append((i, j, k))
+    model.eval()
+    order = sorted(range(len(views)), key=lambda x: len(views[x]))
+    got = {}
+    for s in range(0, len(order), batch_size):
+        idx = order[s:s + batch_size]
+        batch = collate([views[x] for x in idx], model.tokenizer.pad_token_id)
+        p = model.text_phase_safety_logits(batch).float().softmax(-1)[:, 1].tolist()
+        got.update(zip(idx, p, strict=True))
+        if progress:
+            progress(len(idx))
+    probs = [got[x] for x in range(len(views))]
+    pairs: dict[tuple[int, int], list[float]] = {}
+    for (i, j, _k), p in zip(owner, probs, strict=True):
+        pairs.setdefault((i, j), []).append(p)
+    scores = [0.0] * len(answers)
+    for (i, _j), ps in pairs.items():
+        scores[i] = max(scores[i], min(ps))
+    return scores
+
+
+def read_answers(path: str | Path) -> list[tuple[str, str]]:
+    """(prompt, response) rows of a JSONL file (a training run's data/retain.jsonl); a bad row is
+    one clear error naming the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"--window-answers {path}: no such file")
+    rows = []
+    for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            prompt, response = row["prompt"], row["response"]
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise InputError(f"{path}:{no}: not a JSON object with 'prompt' and 'response' ({e})") from None
+        if isinstance(prompt, str) and isinstance(response, str) and response.strip():
+            rows.append((prompt, response))
+    return rows
+
+
+def calibrate_windows(model, benign_answers: list[tuple[str, str]], max_fpr: float, strategic=None,
+                      batch_size: int = 32, progress: bool = True) -> dict:
+    """The window threshold for `max_fpr` per answer: benign answers are those of `benign_answers`
+    whose prompt is a benign prompt of the recipe's validation split (others are ignored and
+    counted); harmful answers are the split's complying answers to malicious prompts
+    (`harmful_answers_val`). An answer counts as flagged when any rule-2/3 pair reaches the
+    threshold (answer_window_scores)."""
+    strategic = strategic or StrategicConfig()
+    seed = int(((model.config.extra or {}).get("pipeline") or {}).get("seed", 0))
+    recipe = build_recipe(RecipeConfig(seed=seed))
+    val_benign = {e.prompt for e in recipe["alignment_val"] if e.label == 0}
+    neg_ans = list(dict.fromkeys(a for a in benign_answers if a[0] in val_benign))
+    pos_ans = list(dict.fromkeys((e.prompt, e.response) for e in recipe["harmful_answers_val"] if e.response))
+    if not neg_ans:
+        raise InputError("--window-answers: none of its prompts is a benign prompt of the validation split "
+                         "(use the data/retain.jsonl of a training run with the same recipe seed)")
+    total = len(neg_ans) + len(pos_ans)
+    with tqdm(total=total, desc="calibrate windows", file=sys.stderr, disable=not progress) as bar:
+        neg = answer_window_scores(model, neg_ans, strategic, batch_size)
+        bar.update(len(neg_ans))
+        pos = answer_window_scores(model, pos_ans, strategic, batch_size)
+        bar.update(len(pos_ans))
+    t = choose_threshold(pos, neg, max_fpr)
+
+    def rates(th):
+        return {"threshold": th, "tpr": sum(s >= th for s in pos) / len(pos),
+                "fpr": sum(s >= th for s in neg) / len(neg)}
+
+    before = float(model.config.window_threshold if getattr(model.config, "window_threshold", None) is not None
+                   else model.config.threshold)
+    return {"split": "alignment_val", "unit": "answer", "recipe_seed": seed, "n_harmful_answers": len(pos),
+            "n_benign_answers": len(neg), "ignored_answers": len(benign_answers) - len(neg_ans),
+            "tau": strategic.tau, "r2": strategic.r2, "r3": strategic.r3, "schedule": strategic.schedule,
+            "max_fpr": max_fpr, "auroc": auroc(pos, neg), "before": rates(before), "chosen": rates(t)}

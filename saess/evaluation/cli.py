@@ -196,7 +196,8 @@ def register_classifier_commands(sub) -> None:
 
 def cmd_calibrate(args) -> int:
     res = write_calibrated(args.model, args.out, args.max_fpr, args.batch_size, progress=not args.quiet,
-                           registry=args.registry)
+                           registry=args.registry, window_answers=args.window_answers,
+                           window_max_fpr=args.window_max_fpr)
     print(json.dumps(res, indent=2))
     return 0
 
@@ -212,6 +213,11 @@ def register_calibrate_command(sub) -> None:
                     "use a model's own threshold). See docs/training.md.")
     p.add_argument("--model", required=True, help="default | sft | aug | a saved saess model folder")
     p.add_argument("--max-fpr", type=float, default=0.05, help="false-positive budget on the benign prompts (0.05)")
+    p.add_argument("--window-answers", default=None, metavar="JSONL",
+                   help="base-model answers (a training run's data/retain.jsonl): also calibrate the window "
+                        "threshold (rules 2-3) per answer on the validation split's benign prompts")
+    p.add_argument("--window-max-fpr", type=float, default=0.05,
+                   help="share of benign validation answers that rules 2-3 may flag (0.05)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--out", required=True, metavar="DIR", help="the calibrated copy (a new folder)")
     one_line_errors(p)
