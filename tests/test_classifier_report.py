@@ -61,10 +61,15 @@ def test_window_spans_follow_the_annealing_schedule_and_rule_3():
     from saess.evaluation.calibration import _window_spans
     from saess.generation import StrategicConfig
 
-    cfg = StrategicConfig()  # annealing steps 1, 3, 6, 10, 16, 24, 36, 54, ...; r2 = r3 = 10
-    assert _window_spans(40, cfg) == [((0, 10), (0, 20)), ((6, 16), (5, 26)), ((14, 24), (13, 34))]
-    assert _window_spans(9, cfg) == []  # too short for a rule-2 window followed by a re-evaluation
+    cfg = StrategicConfig()  # annealing steps 1, 3, 6, 10, 16, 24, 36, 54, ...; r2 = r3 = 10, tau 2
+    # step 16: rule 2 reads [6, 16); S = 15; at step 24 rule 3 reads [5, 25] as far as written: [5, 24)
+    # (the engine's trace for this case: [6, 15] then [5, 23], inclusive)
+    assert _window_spans(40, cfg) == [((0, 1), (0, 3)), ((0, 3), (0, 6)), ((0, 6), (0, 10)), ((0, 10), (0, 16)),
+                                      ((6, 16), (5, 24)), ((14, 24), (13, 34))]
+    assert _window_spans(2, cfg) == []  # no re-evaluation after the first inside the answer
     assert _window_spans(40, StrategicConfig(schedule="first")) == []
+    assert _window_spans(40, StrategicConfig(tau=1))[-1] == ((26, 36),)
+    assert _window_spans(40, StrategicConfig(tau=3))[-1] == ((6, 16), (5, 24), (5, 26))
 
 
 def test_answer_window_scores_are_max_of_min_over_rule_2_3_pairs():
@@ -90,11 +95,11 @@ def test_answer_window_scores_are_max_of_min_over_rule_2_3_pairs():
         with torch.no_grad():
             return m.text_phase_safety_logits(batch).float().softmax(-1)[0, 1].item()
 
-    want = max(min(p(*w2), p(*w3)) for w2, w3 in spans)
+    want = max(min(p(*w) for w in ws) for ws in spans)
     got = answer_window_scores(m, [(prompt, answer), (prompt, "Yes.")], cfg, batch_size=3)
     assert got[0] == pytest.approx(want, abs=1e-5) and got[1] == 0.0
     one = answer_window_scores(m, [(prompt, answer)], StrategicConfig(schedule="periodic", period=12, tau=1))
-    assert one[0] == pytest.approx(max(p(*w2) for w2, _ in spans), abs=1e-5)
+    assert one[0] == pytest.approx(max(p(*ws[0]) for ws in spans), abs=1e-5)
 
 
 def test_calibrate_window_threshold_from_answers(tmp_path, capsys):

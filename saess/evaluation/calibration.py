@@ -127,23 +127,24 @@ def write_calibrated(name: str, out: str | Path, max_fpr: float, batch_size: int
 # ---------------------------------------------------------------------------------------------
 # The window threshold (rules 2-3), calibrated per answer.
 
-def _window_spans(n: int, strategic) -> list[tuple[tuple[int, int], tuple[int, int]]]:
-    """For an answer of `n` response tokens written benign-started, the (rule-2 window, rule-3
-    window) pairs of the re-evaluations: at each scheduled step s (s tokens written, s > r1:
-    earlier steps read rule 1's query + first r1 tokens, judged by the query threshold) rule 2
-    reads [s - r2, s); were it malicious, S = s - 1 and the next re-evaluation reads
-    [S - r2, S + r3] (clipped to the answer). Spans are [start, end) in response tokens."""
-    spans = []
+def _window_spans(n: int, strategic) -> list[tuple[tuple[int, int], ...]]:
+    """For an answer of `n` response tokens written benign-started, the windows that would make
+    it malicious, one tuple per scheduled re-evaluation step s (s tokens written): rule 2 reads
+    [s - r2, s) (from 0 while s < r2); were it malicious, S = s - 1 and each of the next tau - 1
+    re-evaluations, at step s', reads rule 3's [S - r2, S + r3] as far as written,
+    [S - r2, min(S + r3 + 1, s')). The row acts when all tau windows of a tuple are malicious
+    (docs/method.md, rules 2-3). Spans are half-open, in response tokens; a step whose tau - 1
+    later re-evaluations do not all fall inside the answer gives no tuple."""
     steps = [s for s in range(1, n + 1) if strategic.evaluates_at(s)]
+    out = []
     for i, s in enumerate(steps):
-        if s < strategic.r2:
-            continue
-        nxt = steps[i + 1] if i + 1 < len(steps) else None
-        if nxt is None:
-            break  # no later re-evaluation inside the answer: rule 3 never reads its window
+        later = steps[i + 1:i + strategic.tau]
+        if len(later) < strategic.tau - 1:
+            break
         start = max(0, s - 1 - strategic.r2)
-        spans.append(((s - strategic.r2, s), (start, min(n, s + strategic.r3))))
-    return spans
+        out.append(((max(0, s - strategic.r2), s),
+                    *((start, min(s + strategic.r3, t)) for t in later)))
+    return out
 
 
 @torch.no_grad()
@@ -151,9 +152,10 @@ def answer_window_scores(model, answers: list[tuple[str, str]], strategic, batch
                          progress=None) -> list[float]:
     """Per answer (prompt, response): the highest threshold at which strategic decoding would
     turn the benign-started answer malicious through rules 2-3, i.e. max over re-evaluations of
-    min(P(rule-2 window), P(the rule-3 window it opens)); tau = 1 reads the rule-2 windows
-    alone. Windows are scored as `[CLS]` sees them (saess.training.views.response_view: every
-    token in its full chat context). An answer too short for any pair scores 0."""
+    the smallest P(malicious) of the tau windows that would have to agree (`_window_spans`:
+    the rule-2 window and the rule-3 windows it opens). Windows are scored as `[CLS]` sees them
+    (saess.training.views.response_view: every token in its full chat context). An answer too
+    short for any tuple scores 0."""
     enc = model.encoder
     views, owner = [], []
     for i, (prompt, response) in enumerate(answers):
@@ -161,8 +163,8 @@ def answer_window_scores(model, answers: list[tuple[str, str]], strategic, batch
             n = len(enc.encode_chat(prompt, response, label=0, close_response=False)) - len(enc.encode_chat(prompt))
         except InputError:
             continue
-        for j, (w2, w3) in enumerate(_window_spans(n, strategic)):
-            for k, (a, b) in enumerate((w2, w3) if strategic.tau > 1 else (w2,)):
+        for j, spans in enumerate(_window_spans(n, strategic)):
+            for k, (a, b) in enumerate(spans):
                 views.append(response_view(enc, prompt, response, 0, a, b - a, with_query=False))
                 owner.append((i, j, k))
     model.eval()
