@@ -143,3 +143,20 @@ def test_trainer_with_and_without_kv_memo_reach_the_same_weights(tmp_path):
         assert (tr.kv_memo is not None) == memo and (not memo or len(tr.kv_memo) == 12)
         res.append(torch.cat([p.detach().flatten() for p in m.safety_parameters()]))
     assert torch.allclose(res[0], res[1], atol=2e-3)
+
+
+def test_multi_judgement_pass_equals_separate_text_phase_passes():
+    """text_phase_multi_logits: K [CLS] copies over one shared cache give the logits of K separate
+    labelled-text passes whose content flags are the K rows (padded batch, adapter acting)."""
+    m = _with_adapter(seed=2)
+    batch = _text_batch(m)
+    B, T = batch.input_ids.shape
+    g = torch.Generator().manual_seed(3)
+    sees = (torch.rand(B, 4, T, generator=g) < 0.5) & batch.valid[:, None, :]
+    sees[:, 3] = False  # a row that sees nothing but itself
+    with torch.no_grad():
+        multi = m.text_phase_multi_logits(batch, sees)
+        for k in range(4):
+            batch.content = sees[:, k].clone()
+            one = m.text_phase_safety_logits(batch)
+            assert torch.allclose(multi[:, k], one, atol=1e-5), (k, multi[:, k], one)

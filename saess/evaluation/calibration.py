@@ -25,7 +25,6 @@ from saess.model.registry import ModelRegistry
 from saess.model.safety_model import CONFIG_NAME
 from saess.model.tokens import collate
 from saess.stats import auroc
-from saess.training.views import response_view
 
 logger = logging.getLogger(__name__)
 
@@ -157,33 +156,41 @@ def answer_window_scores(model, answers: list[tuple[str, str]], strategic, batch
     (saess.training.views.response_view: every token in its full chat context). An answer too
     short for any tuple scores 0."""
     enc = model.encoder
-    views, owner = [], []
+    items = []  # (answer index, encoded chat, [tuple of spans, ...])
     for i, (prompt, response) in enumerate(answers):
         try:
-            n = len(enc.encode_chat(prompt, response, label=0, close_response=False)) - len(enc.encode_chat(prompt))
+            seq = enc.encode_chat(prompt, response, label=0, close_response=False)
         except InputError:
             continue
-        for j, spans in enumerate(_window_spans(n, strategic)):
-            for k, (a, b) in enumerate(spans):
-                views.append(response_view(enc, prompt, response, 0, a, b - a, with_query=False))
-                owner.append((i, j, k))
+        tuples = _window_spans(len(seq) - seq.query_len, strategic)
+        if tuples:
+            items.append((i, seq, tuples))
     model.eval()
-    order = sorted(range(len(views)), key=lambda x: len(views[x]))
-    got = {}
-    for s in range(0, len(order), batch_size):
-        idx = order[s:s + batch_size]
-        batch = collate([views[x] for x in idx], model.tokenizer.pad_token_id)
-        p = model.text_phase_safety_logits(batch).float().softmax(-1)[:, 1].tolist()
-        got.update(zip(idx, p, strict=True))
-        if progress:
-            progress(len(idx))
-    probs = [got[x] for x in range(len(views))]
-    pairs: dict[tuple[int, int], list[float]] = {}
-    for (i, j, _k), p in zip(owner, probs, strict=True):
-        pairs.setdefault((i, j), []).append(p)
     scores = [0.0] * len(answers)
-    for (i, _j), ps in pairs.items():
-        scores[i] = max(scores[i], min(ps))
+    items.sort(key=lambda x: len(x[1]))  # similar lengths pad less
+    for s in range(0, len(items), batch_size):
+        chunk = items[s:s + batch_size]
+        batch = collate([seq for _, seq, _ in chunk], model.tokenizer.pad_token_id)
+        T = batch.input_ids.shape[1]
+        K = max(sum(len(t) for t in tuples) for _, _, tuples in chunk)
+        sees = torch.zeros(len(chunk), K, T, dtype=torch.bool)
+        for b, (_, seq, tuples) in enumerate(chunk):
+            shift = T - len(seq)  # collate pads between [CLS] and the chat
+            content = torch.tensor(seq.content, dtype=torch.bool)
+            k = 0
+            for spans in tuples:
+                for a, e in spans:
+                    lo, hi = seq.query_len + a, seq.query_len + e
+                    sees[b, k, lo + shift:hi + shift] = content[lo:hi]
+                    k += 1
+        p = model.text_phase_multi_logits(batch, sees).float().softmax(-1)[..., 1]
+        for b, (i, _, tuples) in enumerate(chunk):
+            k = 0
+            for spans in tuples:
+                scores[i] = max(scores[i], float(p[b, k:k + len(spans)].min()))
+                k += len(spans)
+        if progress:
+            progress(len(chunk))
     return scores
 
 

@@ -327,6 +327,28 @@ class SafetyModel(nn.Module):
         return self.head(hidden[:, 0])
 
     @torch.no_grad()
+    def text_phase_multi_logits(self, batch: SafetyBatch, cls_sees: torch.Tensor) -> torch.Tensor:
+        """Safety logits [B, K, 2] of K labelled-text judgements per sequence, from one pass.
+
+        `cls_sees` bool [B, K, T]: row k holds the keys `[CLS]` attends to in judgement k (what
+        `content` is for `text_phase_safety_logits`). In that phase no token attends to `[CLS]`,
+        so the sequence's cache is shared: K copies of `[CLS]` (position 0) each read their own
+        keys over it, and themselves. Equal to K separate `text_phase_safety_logits` calls
+        (tested); used to score every window of an answer (`saess calibrate --window-answers`).
+        """
+        batch = batch.to(self.device)
+        cls_sees = cls_sees.to(self.device)
+        _, cache = self._text_phase_cache(batch)
+        B, K, _ = cls_sees.shape
+        keys = cls_sees[:, :, 1:] & batch.valid[:, None, 1:]
+        own = torch.eye(K, dtype=torch.bool, device=self.device).expand(B, K, K)
+        mask = bool_to_float_mask(torch.cat([keys, own], dim=-1)[:, None], self.dtype)
+        ids = batch.input_ids[:, :1].expand(B, K)
+        _, hidden, _ = self.run(ids, torch.zeros_like(ids), mask, cache=cache, use_cache=True,
+                                logits_to_keep=1, cls_mask=torch.ones_like(ids, dtype=torch.bool))
+        return self.head(hidden.reshape(B * K, -1)).reshape(B, K, -1)
+
+    @torch.no_grad()
     def visible_kv(self, batch: SafetyBatch, store_dtype: torch.dtype = torch.float16
                    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Per row, the base model's keys and values at the positions `[CLS]` attends to in the
