@@ -43,11 +43,21 @@ def choose_threshold(pos: list[float], neg: list[float], max_fpr: float) -> floa
     return float(min(1.0, t + 1e-6))
 
 
-def calibrate(model, max_fpr: float, batch_size: int = 16, progress: bool = True) -> dict:
+def _validation_recipe(model) -> tuple[int, dict]:
+    """(seed, recipe) of the training recipe the model was trained on (seed from its pipeline config)."""
+    seed = int(((model.config.extra or {}).get("pipeline") or {}).get("seed", 0))
+    return seed, build_recipe(RecipeConfig(seed=seed))
+
+
+def _rates(pos: list[float], neg: list[float], th: float) -> dict:
+    return {"threshold": th, "tpr": sum(s >= th for s in pos) / len(pos), "fpr": sum(s >= th for s in neg) / len(neg)}
+
+
+def calibrate(model, max_fpr: float, batch_size: int = 16, progress: bool = True, seeded_recipe=None) -> dict:
     """Score the prompts of the recipe's validation split (held out from training by prompt,
     never an evaluation benchmark) and choose the threshold for `max_fpr` there."""
-    seed = int(((model.config.extra or {}).get("pipeline") or {}).get("seed", 0))
-    val = build_recipe(RecipeConfig(seed=seed))["alignment_val"]
+    seed, recipe = seeded_recipe or _validation_recipe(model)
+    val = recipe["alignment_val"]
     by_prompt: dict[str, int] = {}
     for e in val:
         by_prompt.setdefault(e.prompt, e.label)
@@ -64,14 +74,10 @@ def calibrate(model, max_fpr: float, batch_size: int = 16, progress: bool = True
     neg = [s for p, s in zip(prompts, scores, strict=True) if by_prompt[p] == 0]
     t = choose_threshold(pos, neg, max_fpr)
 
-    def rates(th):
-        return {"threshold": th, "tpr": sum(s >= th for s in pos) / len(pos),
-                "fpr": sum(s >= th for s in neg) / len(neg)}
-
     return {"split": "alignment_val", "recipe_seed": seed, "n_malicious": len(pos), "n_benign": len(neg),
             "skipped_too_long": too_long,
-            "max_fpr": max_fpr, "auroc": auroc(pos, neg), "before": rates(model.config.threshold),
-            "chosen": rates(t)}
+            "max_fpr": max_fpr, "auroc": auroc(pos, neg), "before": _rates(pos, neg, model.config.threshold),
+            "chosen": _rates(pos, neg, t)}
 
 
 def write_calibrated(name: str, out: str | Path, max_fpr: float, batch_size: int = 16, progress: bool = True,
@@ -98,14 +104,15 @@ def write_calibrated(name: str, out: str | Path, max_fpr: float, batch_size: int
     if (model.config.extra or {}).get("signal") is not True:
         raise InputError(f"--model {name}: has no trained safety signal (its head is not used), "
                          "nothing to calibrate")
-    res = calibrate(model, max_fpr, batch_size, progress=progress)
+    seeded = _validation_recipe(model)  # built once for both thresholds
+    res = calibrate(model, max_fpr, batch_size, progress=progress, seeded_recipe=seeded)
     t = res["chosen"]["threshold"]
     if not 0.0 < t < 1.0:
         raise InputError(f"no threshold in (0, 1) reaches FPR <= {max_fpr} on the validation split "
                          f"(it would be {t})")
     if answers is not None:
         res["windows"] = calibrate_windows(model, answers, window_max_fpr, batch_size=2 * batch_size,
-                                           progress=progress)
+                                           progress=progress, seeded_recipe=seeded)
         tw = res["windows"]["chosen"]["threshold"]
         if not 0.0 < tw < 1.0:
             raise InputError(f"no window threshold in (0, 1) reaches FPR <= {window_max_fpr} per answer on the "
@@ -215,15 +222,14 @@ def read_answers(path: str | Path) -> list[tuple[str, str]]:
 
 
 def calibrate_windows(model, benign_answers: list[tuple[str, str]], max_fpr: float, strategic=None,
-                      batch_size: int = 32, progress: bool = True) -> dict:
+                      batch_size: int = 32, progress: bool = True, seeded_recipe=None) -> dict:
     """The window threshold for `max_fpr` per answer: benign answers are those of `benign_answers`
     whose prompt is a benign prompt of the recipe's validation split (others are ignored and
     counted); harmful answers are the split's complying answers to malicious prompts
     (`harmful_answers_val`). An answer counts as flagged when any rule-2/3 pair reaches the
     threshold (answer_window_scores)."""
     strategic = strategic or StrategicConfig()
-    seed = int(((model.config.extra or {}).get("pipeline") or {}).get("seed", 0))
-    recipe = build_recipe(RecipeConfig(seed=seed))
+    seed, recipe = seeded_recipe or _validation_recipe(model)
     val_benign = {e.prompt for e in recipe["alignment_val"] if e.label == 0}
     neg_ans = list(dict.fromkeys(a for a in benign_answers if a[0] in val_benign))
     pos_ans = list(dict.fromkeys((e.prompt, e.response) for e in recipe["harmful_answers_val"] if e.response))
@@ -238,13 +244,10 @@ def calibrate_windows(model, benign_answers: list[tuple[str, str]], max_fpr: flo
         bar.update(len(pos_ans))
     t = choose_threshold(pos, neg, max_fpr)
 
-    def rates(th):
-        return {"threshold": th, "tpr": sum(s >= th for s in pos) / len(pos),
-                "fpr": sum(s >= th for s in neg) / len(neg)}
-
     before = float(model.config.window_threshold if getattr(model.config, "window_threshold", None) is not None
                    else model.config.threshold)
     return {"split": "alignment_val", "unit": "answer", "recipe_seed": seed, "n_harmful_answers": len(pos),
             "n_benign_answers": len(neg), "ignored_answers": len(benign_answers) - len(neg_ans),
             "tau": strategic.tau, "r2": strategic.r2, "r3": strategic.r3, "schedule": strategic.schedule,
-            "max_fpr": max_fpr, "auroc": auroc(pos, neg), "before": rates(before), "chosen": rates(t)}
+            "max_fpr": max_fpr, "auroc": auroc(pos, neg), "before": _rates(pos, neg, before),
+            "chosen": _rates(pos, neg, t)}

@@ -317,16 +317,8 @@ class SafetyModel(nn.Module):
         the phase mask's row 0. Gradients then flow through one position instead of the whole
         sequence (same result as `forward(phase="text")`, tested).
         """
-        batch = batch.to(self.device)
-        full, cache = self._text_phase_cache(batch)
-        # Row 0 of the phase mask: keys 1.. from the cache, then [CLS] itself (appended last).
-        row = torch.cat([full[:, :, :1, 1:], full[:, :, :1, :1]], dim=-1)
-        cls_ids = batch.input_ids[:, :1]
-        _, hidden, _ = self.run(cls_ids, torch.zeros_like(cls_ids), row, cache=cache, use_cache=True,
-                                logits_to_keep=1, cls_mask=torch.ones_like(cls_ids, dtype=torch.bool))
-        return self.head(hidden[:, 0])
+        return self.text_phase_multi_logits(batch, batch.content[:, None])[:, 0]
 
-    @torch.no_grad()
     def text_phase_multi_logits(self, batch: SafetyBatch, cls_sees: torch.Tensor) -> torch.Tensor:
         """Safety logits [B, K, 2] of K labelled-text judgements per sequence, from one pass.
 
@@ -334,7 +326,8 @@ class SafetyModel(nn.Module):
         `content` is for `text_phase_safety_logits`). In that phase no token attends to `[CLS]`,
         so the sequence's cache is shared: K copies of `[CLS]` (position 0) each read their own
         keys over it, and themselves. Equal to K separate `text_phase_safety_logits` calls
-        (tested); used to score every window of an answer (`saess calibrate --window-answers`).
+        (tested); `text_phase_safety_logits` is its K = 1 case; used to score every window of an
+        answer (`saess calibrate --window-answers`).
         """
         batch = batch.to(self.device)
         cls_sees = cls_sees.to(self.device)
