@@ -21,8 +21,9 @@ CONTRAST_DIR = "data/contrast"  # relative to the saess folder
 CONTRAST_FIELDS = ("id", "category", "benign", "harmful")
 CONTRAST_NOTE = ("Written for this project by its LLM-assisted authors from category definitions (the "
                  "known over-refusal types: homonyms, figurative language, safe targets, safe contexts, "
-                 "definitions, historical events, privacy of public figures, safety questions about medicine, "
-                 "law, security and chemistry; plain requests), without reading the evaluation sets; it goes through the "
+                 "definitions, historical events, privacy of public figures and fictional characters, nonsense "
+                 "groups, safety questions about medicine, law, security and chemistry; plain requests; harmful "
+                 "writing requests paired with benign ones), without reading the evaluation sets; it goes through the "
                  "recipe's evaluation-overlap filter like every training source.")
 
 # Benign prompts that contain "dangerous" words, so the classifier cannot learn keywords.
