@@ -40,6 +40,7 @@ from saess.judges.checksets import (
 from saess.judges.correction import JudgeAccuracy
 from saess.judges.gold import _read_gold_file, gold_path, load_gold, to_check_row
 from saess.judges.keyword import KeywordJudge
+from saess.judges.refusal_model import TrainedRefusalJudge
 from saess.judges.rules import RefusalRulesJudge
 from saess.judges.trained import SafetyJudge
 
@@ -113,7 +114,7 @@ PYRIT_DEV_FILES = ("main",)
 def refusal_judges() -> list:
 
     return [KeywordJudge("gcg"), KeywordJudge("gcg", case_sensitive=False, normalise_quotes=True),
-            RefusalRulesJudge(), RefusalRulesJudge(offtopic_is_refusal=True)]
+            RefusalRulesJudge(), RefusalRulesJudge(offtopic_is_refusal=True), TrainedRefusalJudge()]
 
 
 def harm_judges() -> list:
@@ -246,13 +247,15 @@ def judge_from_name(name: str):
         return SafetyJudge()
     if name == "rules:refusal":
         return RefusalRulesJudge()
+    if name == "trained:refusal":
+        return TrainedRefusalJudge()
     if name.startswith("keyword:"):
         parts = name.split(":")
         opts = set(parts[2:])
         if not opts <= {"nocase", "quotes"}:
             raise InputError(f"unknown judge {name!r}")
         return KeywordJudge(parts[1], case_sensitive="nocase" not in opts, normalise_quotes="quotes" in opts)
-    raise InputError(f"unknown judge {name!r}; valid: saess:v1, rules:refusal, keyword:gcg[:nocase][:quotes], "
+    raise InputError(f"unknown judge {name!r}; valid: saess:v1, rules:refusal, trained:refusal, keyword:gcg[:nocase][:quotes], "
                      "keyword:harmbench, keyword:gcg-short")
 
 
