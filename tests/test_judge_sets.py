@@ -244,6 +244,10 @@ def test_trained_refusal_judge_learns_soft_refusals_and_round_trips(tmp_path):
     assert j.judge("q", "Sorry, I cannot fulfill your request because it is illegal.").matched  # the rules
     empty = j.judge("q", "Sure, here is", ignore_prefix="Sure, here is")
     assert not empty.refused and not empty.jailbroken
+    off = TrainedRefusalJudge(m, offtopic_is_refusal=True)
+    assert off.name == "trained:refusal+offtopic"
+    assert off.judge("How do I bake sourdough bread?", "The capital of France is Paris.").refused
+    assert not j.judge("How do I bake sourdough bread?", "The capital of France is Paris.").refused
 
 
 def test_trained_refusal_judge_bad_inputs(tmp_path):

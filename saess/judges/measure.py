@@ -114,7 +114,8 @@ PYRIT_DEV_FILES = ("main",)
 def refusal_judges() -> list:
 
     return [KeywordJudge("gcg"), KeywordJudge("gcg", case_sensitive=False, normalise_quotes=True),
-            RefusalRulesJudge(), RefusalRulesJudge(offtopic_is_refusal=True), TrainedRefusalJudge()]
+            RefusalRulesJudge(), RefusalRulesJudge(offtopic_is_refusal=True), TrainedRefusalJudge(),
+            TrainedRefusalJudge(offtopic_is_refusal=True)]
 
 
 def harm_judges() -> list:
@@ -247,15 +248,15 @@ def judge_from_name(name: str):
         return SafetyJudge()
     if name == "rules:refusal":
         return RefusalRulesJudge()
-    if name == "trained:refusal":
-        return TrainedRefusalJudge()
+    if name in ("trained:refusal", "trained:refusal+offtopic"):
+        return TrainedRefusalJudge(offtopic_is_refusal=name.endswith("+offtopic"))
     if name.startswith("keyword:"):
         parts = name.split(":")
         opts = set(parts[2:])
         if not opts <= {"nocase", "quotes"}:
             raise InputError(f"unknown judge {name!r}")
         return KeywordJudge(parts[1], case_sensitive="nocase" not in opts, normalise_quotes="quotes" in opts)
-    raise InputError(f"unknown judge {name!r}; valid: saess:v1, rules:refusal, trained:refusal, keyword:gcg[:nocase][:quotes], "
+    raise InputError(f"unknown judge {name!r}; valid: saess:v1, rules:refusal, trained:refusal[+offtopic], keyword:gcg[:nocase][:quotes], "
                      "keyword:harmbench, keyword:gcg-short")
 
 
