@@ -37,7 +37,7 @@ from saess.judges.base import Verdict, strip_prefill
 from saess.judges.checksets import DATA_DIR, CheckRow, load_xstest
 from saess.judges.gold import gold_path, load_gold
 from saess.judges.rules import find_refusal, normalise, off_topic
-from saess.judges.trained import _sigmoid, fit_logistic, train_file_sha256
+from saess.judges.trained import _sigmoid, fit_logistic, load_judge_file, train_file_sha256
 
 WEIGHTS_PATH = DATA_DIR / "refusal_judge.json"
 HEAD_CHARS_GRID = (300, 600)
@@ -142,16 +142,7 @@ class TrainedRefusalJudge:
         refusal (PyRIT's definition, "trained:refusal+offtopic"; see `RefusalRulesJudge`)."""
         self.offtopic_is_refusal = offtopic_is_refusal
         name = name or ("trained:refusal+offtopic" if offtopic_is_refusal else "trained:refusal")
-        if isinstance(weights, dict):
-            m, src = weights, "dict"
-        else:
-            src = Path(weights) if weights is not None else WEIGHTS_PATH
-            try:
-                m = json.loads(src.read_text(encoding="utf-8"))
-            except FileNotFoundError:
-                raise InputError(f"{src}: no such judge file (train it: python -m saess.judges.refusal_model)") from None
-            except (OSError, ValueError) as e:
-                raise InputError(f"{src}: not a judge file ({e})") from None
+        m, src = load_judge_file(weights, WEIGHTS_PATH, "saess.judges.refusal_model")
         try:
             self.vocab = {x: i for i, x in enumerate(m["vocab"])}
             self.w = np.array(m["weights"], dtype=float)

@@ -197,21 +197,25 @@ def _f1(cv: dict) -> float:
     return 2 * cv["tp"] / (2 * cv["tp"] + cv["fp"] + cv["fn"]) if cv["tp"] else 0.0
 
 
+def load_judge_file(weights: str | Path | dict | None, default: Path, module: str) -> tuple[dict, str | Path]:
+    """(the judge's JSON dict, where it came from): `weights` itself when a dict, else the file
+    `weights` (default `default`); a missing or unreadable file is an `InputError` naming it."""
+    if isinstance(weights, dict):
+        return weights, "dict"
+    src = Path(weights) if weights is not None else default
+    try:
+        return json.loads(src.read_text(encoding="utf-8")), src
+    except FileNotFoundError:
+        raise InputError(f"{src}: no such judge file (train it: python -m {module})") from None
+    except (OSError, ValueError) as e:
+        raise InputError(f"{src}: not a judge file ({e})") from None
+
+
 class HarmJudge:
     """Harmful compliance from the trained logistic regression (weights from `WEIGHTS_PATH`)."""
 
     def __init__(self, weights: str | Path | dict | None = None, *, name: str = "trained:harm"):
-        if isinstance(weights, dict):
-            m = weights
-            src = "dict"
-        else:
-            src = Path(weights) if weights is not None else WEIGHTS_PATH
-            try:
-                m = json.loads(src.read_text(encoding="utf-8"))
-            except FileNotFoundError:
-                raise InputError(f"{src}: no such judge file (train it: python -m saess.judges.trained)") from None
-            except (OSError, ValueError) as e:
-                raise InputError(f"{src}: not a judge file ({e})") from None
+        m, src = load_judge_file(weights, WEIGHTS_PATH, "saess.judges.trained")
         try:
             if list(m["features"]) != list(FEATURES):
                 raise InputError(f"{src}: field 'features' lists other features than this version computes")
