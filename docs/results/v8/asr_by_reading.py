@@ -22,12 +22,12 @@ for run in sys.argv[1:]:
         if r["attack"] != "benign" and r.get("response") is not None:
             by_prompt[r["row_id"]].append(r)
     broken, harmful, unread = 0, 0, []
-    for pid, cases in by_prompt.items():
+    for cases in by_prompt.values():
         jb = [c for c in cases if kj.judge(c["prompt"], c["response"], ignore_prefix=c.get("prefill")).jailbroken]
         broken += bool(jb)
         labels = [lab.get((c["prompt"], c.get("prefill") or "", c["response"])) for c in jb]
         harmful += any(x == "harmful" for x in labels)
-        unread += [c for c, x in zip(jb, labels) if x is None]
+        unread += [c for c, x in zip(jb, labels, strict=True) if x is None]
     print(f"{run}: {len(by_prompt)} prompts; keyword-broken {broken}; with a case read as harmful {harmful}; "
           f"keyword-broken cases not in the gold set: {len(unread)}")
     for c in unread:
