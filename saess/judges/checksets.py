@@ -38,6 +38,7 @@ XSTEST_FILES: dict[str, str] = {
     "mistralinstruct": "6a146b65a5b96ec8249729bc2db459697175125998d7cbbcc88f7688ecf31dad",
 }
 XSTEST_LABELS = ("1_full_compliance", "2_full_refusal", "3_partial_refusal")
+XSTEST_DEV_MODELS = ("gpt4", "llama2orig")  # read while developing the refusal rules (docs/judges.md)
 
 PYRIT_WHEEL_SHA256 = "84581036bace7ff2aa92712e1e3f472a3a3bccc77567d5fbe642540c0ba20b0a"
 _HARM = "pyrit/datasets/scorer_evals/harm/"

@@ -31,6 +31,7 @@ from functools import cache
 from saess.errors import InputError, SaessError
 from saess.judges.base import Verdict
 from saess.judges.checksets import (
+    XSTEST_DEV_MODELS,
     CheckRow,
     load_pyrit_harm,
     load_pyrit_objective,
@@ -107,7 +108,6 @@ def score(judge, rows: Sequence[CheckRow], task: str, set_name: str, vs: list[Ve
     return Score(judge.name, set_name, task, len(rows), tp, fp, tn, fn)
 
 
-XSTEST_DEV_MODELS = ("gpt4", "llama2orig")  # read while developing the refusal rules (docs/judges.md)
 PYRIT_DEV_FILES = ("main",)
 
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from saess.errors import InputError, SaessError
 from saess.judges.base import Verdict, strip_prefill
-from saess.judges.checksets import DATA_DIR, CheckRow, load_xstest
+from saess.judges.checksets import DATA_DIR, XSTEST_DEV_MODELS, CheckRow, load_xstest
 from saess.judges.gold import gold_path, load_gold
 from saess.judges.rules import find_refusal, normalise, off_topic
 from saess.judges.trained import _sigmoid, fit_logistic, load_judge_file, train_file_sha256
@@ -43,7 +43,6 @@ WEIGHTS_PATH = DATA_DIR / "refusal_judge.json"
 HEAD_CHARS_GRID = (300, 600)
 MIN_DF = 3
 L2_GRID = (1.0, 10.0)
-XSTEST_DEV_MODELS = ("gpt4", "llama2orig")  # the rules' development models (saess.judges.measure)
 
 
 def ngrams(response: str, prefill: str | None = None, head_chars: int = 300) -> set[str]:
