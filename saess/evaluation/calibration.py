@@ -154,6 +154,7 @@ def _window_spans(n: int, strategic) -> list[tuple[tuple[int, int], ...]]:
 
 
 @torch.no_grad()
+@torch.no_grad()  # scoring only: text_phase_multi_logits also serves training, with gradients
 def answer_window_scores(model, answers: list[tuple[str, str]], strategic, batch_size: int = 32,
                          progress=None) -> list[float]:
     """Per answer (prompt, response): the highest threshold at which strategic decoding would

@@ -113,9 +113,10 @@ PYRIT_DEV_FILES = ("main",)
 
 def refusal_judges() -> list:
 
+    trained = TrainedRefusalJudge()  # its file read once for both variants
     return [KeywordJudge("gcg"), KeywordJudge("gcg", case_sensitive=False, normalise_quotes=True),
-            RefusalRulesJudge(), RefusalRulesJudge(offtopic_is_refusal=True), TrainedRefusalJudge(),
-            TrainedRefusalJudge(offtopic_is_refusal=True)]
+            RefusalRulesJudge(), RefusalRulesJudge(offtopic_is_refusal=True), trained,
+            TrainedRefusalJudge(trained.meta, offtopic_is_refusal=True)]
 
 
 def harm_judges() -> list:
