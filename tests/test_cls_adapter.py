@@ -145,6 +145,34 @@ def test_trainer_with_and_without_kv_memo_reach_the_same_weights(tmp_path):
     assert torch.allclose(res[0], res[1], atol=2e-3)
 
 
+def test_kv_store_shared_between_runs_gives_the_same_weights(tmp_path):
+    """--kv-store: a second run reads every sequence's keys/values from the folder (no base-model
+    pass), ends with the first run's weights, and a store made by another base model is refused."""
+    from saess.errors import InputError
+    from saess.training.kv_store import KVStore
+
+    seqs_of = lambda m: [m.encoder.encode_text(t, lab) for t, lab in zip(TEXTS * 4, (0, 1, 0) * 4, strict=True)]  # noqa: E731
+    store = tmp_path / "kv"
+    res, trainers = [], []
+    for run in range(2):
+        m = _with_adapter()
+        cfg = TrainConfig(phase="text", finetune="none", max_steps=4, batch_size=4, head_lr=1e-2, warmup_steps=1,
+                          checkpoint_every=100, kv_store=str(store))
+        tr = SafetyTrainer(m, cfg, seqs_of(m))
+        if run == 1:  # the base model's pass must not run: every sequence comes from the store
+            m.visible_kv = lambda *a, **k: pytest.fail("base model pass on a stored sequence")
+        tr.train(tmp_path / f"m{run}", progress=False)
+        trainers.append(tr)
+        res.append(torch.cat([p.detach().flatten() for p in m.safety_parameters()]))
+    # 12 sequences, 3 distinct texts: the first run writes what it computes, the second only reads
+    assert trainers[0].kv_store.writes >= 3 and trainers[0].kv_store.hits + trainers[0].kv_store.writes >= 3
+    assert trainers[1].kv_store.writes == 0 and trainers[1].kv_store.hits >= 3
+    assert torch.equal(res[0], res[1])
+    other = tiny_safety_model("llama", seed=5)
+    with pytest.raises(InputError, match="another base model"):
+        KVStore(store, other)
+
+
 def test_multi_judgement_pass_equals_separate_text_phase_passes():
     """text_phase_multi_logits: K [CLS] copies over one shared cache give the logits of K separate
     labelled-text passes whose content flags are the K rows (padded batch, adapter acting)."""

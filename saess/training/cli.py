@@ -60,6 +60,9 @@ def register_training_commands(sub) -> None:
     p.add_argument("--cls-adapter-r", type=int, default=P.cls_adapter_r,
                    help="rank of the [CLS]-only adapter (0: none)")
     p.add_argument("--cls-adapter-alpha", type=float, default=P.cls_adapter_alpha)
+    p.add_argument("--kv-store", default=None, metavar="DIR",
+                   help="phase 1 with a frozen LM: read/write the base model's keys/values per sequence in DIR, "
+                        "shared between runs on the same data (a second candidate skips the base model's pass)")
     p.add_argument("--mask-guide", action="store_true",
                    help="no SFT loss on the guide tokens of refusals (the head decides to refuse)")
     p.add_argument("--retain-limit", type=int, default=P.retain_limit,
@@ -105,7 +108,8 @@ def register_training_commands(sub) -> None:
 def config_from_args(args) -> PipelineConfig:
     train = TrainConfig(batch_size=args.batch_size, grad_accum=args.grad_accum, max_length=args.max_length,
                         lora_r=args.lora_r, lora_alpha=args.lora_alpha or 2 * args.lora_r,
-                        lora_dropout=args.lora_dropout, lr=args.lr, head_lr=args.head_lr, seed=args.seed)
+                        lora_dropout=args.lora_dropout, lr=args.lr, head_lr=args.head_lr, seed=args.seed,
+                        kv_store=args.kv_store)
     return PipelineConfig(variant=args.variant, base=args.base, train=train, phase1_steps=args.phase1_steps,
                           phase1_epochs=args.phase1_epochs, phase2_steps=args.phase2_steps, lam1=args.lam1,
                           lam2=args.lam2, phase1_head_lr=args.phase1_head_lr,

@@ -55,6 +55,9 @@ class TrainConfig:
     # Phase 1 with a frozen LM: keep the keys/values [CLS] attends to in memory (float16, CPU)
     # after their first computation, so later epochs cost one position per sequence.
     kv_memo: bool = True
+    # ... and share them between runs through a folder (saess.training.kv_store): a run on the
+    # same phase-1 data then skips the base model's pass. None: memory only.
+    kv_store: str | None = None
 
     def __post_init__(self) -> None:
         if self.phase not in PHASES:
@@ -77,4 +80,4 @@ class TrainConfig:
         return asdict(self)
 
     # Fields that may change between a run and its resumption without changing the result.
-    RESUMABLE_CHANGES = ("checkpoint_every", "log_every", "kv_memo")
+    RESUMABLE_CHANGES = ("checkpoint_every", "log_every", "kv_memo", "kv_store")

@@ -93,6 +93,11 @@ class SafetyTrainer:
         # sequence (first epoch), every later step is one position per sequence.
         self.kv_memo: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = (
             {} if self.skip_lm and config.signal and config.kv_memo else None)
+        # ... and, with `kv_store`, read from / written to a folder shared between runs.
+        self.kv_store = None
+        if self.kv_memo is not None and config.kv_store:
+            from saess.training.kv_store import KVStore
+            self.kv_store = KVStore(config.kv_store, model)
 
     # --- data order ---------------------------------------------------------------------
     def _global_batch_size(self) -> int:
@@ -187,10 +192,18 @@ class SafetyTrainer:
         """Labelled-text loss of a frozen LM from memoised keys/values (see `kv_memo`)."""
         m = self.model
         todo = [j for j, i in enumerate(mb) if i not in self.kv_memo]
+        if todo and self.kv_store is not None:
+            for j in todo:
+                kv = self.kv_store.get(self.train_seqs[mb[j]])
+                if kv is not None:
+                    self.kv_memo[mb[j]] = kv
+            todo = [j for j in todo if mb[j] not in self.kv_memo]
         if todo:
             sub = collate([self.train_seqs[mb[j]] for j in todo], self.pad_id)
             for j, kv in zip(todo, m.visible_kv(sub), strict=True):
                 self.kv_memo[mb[j]] = kv
+                if self.kv_store is not None:
+                    self.kv_store.put(self.train_seqs[mb[j]], kv)
         logits = m.cls_logits_from_kv([self.kv_memo[i] for i in mb]).float()
         labels = batch.cls_labels.to(m.device)
         cls_sum = F.cross_entropy(logits, labels, ignore_index=IGNORE, reduction="sum")
