@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from saess.errors import InputError
 from saess.model.tokens import IGNORE, EncodedSequence, collate
 from saess.training.config import TrainConfig
+from saess.training.kv_store import KVStore
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,6 @@ class SafetyTrainer:
         # ... and, with `kv_store`, read from / written to a folder shared between runs.
         self.kv_store = None
         if self.kv_memo is not None and config.kv_store:
-            from saess.training.kv_store import KVStore
             self.kv_store = KVStore(config.kv_store, model)
 
     # --- data order ---------------------------------------------------------------------
