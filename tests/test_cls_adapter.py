@@ -171,6 +171,10 @@ def test_kv_store_shared_between_runs_gives_the_same_weights(tmp_path):
     other = tiny_safety_model("llama", seed=5)
     with pytest.raises(InputError, match="another base model"):
         KVStore(store, other)
+    same_in_bf16 = _with_adapter()
+    same_in_bf16.lm.to(torch.bfloat16)  # same weights, other precision: other keys/values
+    with pytest.raises(InputError, match="another base model"):
+        KVStore(store, same_in_bf16)
 
 
 def test_multi_judgement_pass_equals_separate_text_phase_passes():

@@ -8,8 +8,8 @@ not on `[CLS]`, the head or the `[CLS]`-only adapter, so candidates that differ 
 sequence's keys/values from DIR when they are there and writes them when they are not. A
 second run on the same phase-1 data then starts at the speed of a later epoch.
 
-Layout: `DIR/meta.json` names the base model (its id and a hash of some of its weights, so a
-store made by another model is refused), `DIR/ab/<sha256>.safetensors` holds one sequence's
+Layout: `DIR/meta.json` names the base model (its id, dtype and a hash of some of its weights, so
+a store made by another model or in another precision is refused), `DIR/ab/<sha256>.safetensors` holds one sequence's
 keys and values (float16), named by a hash of the token ids and the masks that shape them.
 Files are written to a temporary name and renamed, so an interrupted run leaves no half file.
 """
@@ -22,6 +22,8 @@ import os
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 
 from saess.errors import InputError
 
@@ -29,12 +31,13 @@ FORMAT = 1
 
 
 def lm_fingerprint(model) -> dict:
-    """What makes the keys/values of `model`'s frozen LM: its id and a hash of some of its weights."""
+    """What makes the keys/values of `model`'s frozen LM: its id, its dtype and a hash of some of its weights."""
     h = hashlib.sha256()
     lin = [p for n, p in model.lm.named_parameters() if "lora_" not in n and p.dim() == 2]
     for p in (lin[:2] + lin[-2:]):  # embeddings, first layer, last layers
         h.update(p.detach()[:32].float().cpu().numpy().tobytes())
-    return {"format": FORMAT, "base_model": model.config.base_model, "weights_sha256": h.hexdigest()}
+    return {"format": FORMAT, "base_model": model.config.base_model, "dtype": str(lin[0].dtype).removeprefix("torch."),
+            "weights_sha256": h.hexdigest()}
 
 
 def sequence_key(seq) -> str:
@@ -72,9 +75,6 @@ class KVStore:
         return self.root / key[:2] / f"{key}.safetensors"
 
     def get(self, seq) -> tuple[torch.Tensor, torch.Tensor] | None:
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
         path = self._path(sequence_key(seq))
         if not path.exists():
             return None
@@ -88,8 +88,6 @@ class KVStore:
         return d["keys"], d["values"]
 
     def put(self, seq, kv: tuple[torch.Tensor, torch.Tensor]) -> None:
-        from safetensors.torch import save_file
-
         path = self._path(sequence_key(seq))
         path.parent.mkdir(exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
