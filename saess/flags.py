@@ -73,9 +73,21 @@ _STRATEGIC_HELP = {
     "tau": "consecutive malicious re-evaluations before acting on a benign start",
     "threshold": "P(malicious) at or above which the head says malicious, in (0, 1)",
     "window_threshold": "the same for response windows (rules 2-3)",
+    "confirm": "on | off: a malicious query judgement waits for the query + first r1 response tokens "
+               "to agree before acting, their tokens withheld (docs/generation.md, 'Confirmation')",
 }
+
+
+def on_off(v: str) -> bool:
+    """`on`/`off` (or true/false, yes/no, 1/0) as a bool, for flags that may also be left unset."""
+    table = {"on": True, "true": True, "yes": True, "1": True, "off": False, "false": False, "no": False, "0": False}
+    if v.lower() not in table:
+        raise argparse.ArgumentTypeError(f"expected on or off, got {v!r}")
+    return table[v.lower()]
+
+
 _STRATEGIC_TYPES = {"period": int, "r1": int, "r2": int, "r3": int, "tau": int, "threshold": float,
-                    "window_threshold": float}
+                    "window_threshold": float, "confirm": on_off}
 STRATEGIC_FLAGS = tuple(_STRATEGIC_HELP)
 
 
@@ -89,9 +101,11 @@ def add_strategic_args(p: argparse.ArgumentParser, title: str = "safety signal (
     for name, text in _STRATEGIC_HELP.items():
         d = field_default(StrategicConfig, name)
         shown = {"threshold": "the model's own: 0.5 unless `saess calibrate` set it",
-                 "window_threshold": "the model's own when set, else --threshold"}.get(name, d)
+                 "window_threshold": "the model's own when set, else --threshold",
+                 "confirm": "the model's own: off unless its saess_config.json sets it"}.get(name, d)
         g.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_STRATEGIC_TYPES.get(name, str), default=None,
-                       metavar="P" if name.endswith("threshold") else None, help=f"{text} (default: {shown})")
+                       metavar="P" if name.endswith("threshold") else "on|off" if name == "confirm" else None,
+                       help=f"{text} (default: {shown})")
     if window:
         g.add_argument("--window", type=int, default=None, metavar="R",
                        help="r1 = r2 = r3 = R (instead of --r1 --r2 --r3)")

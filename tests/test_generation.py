@@ -35,16 +35,24 @@ def _trace_core(trace):
     return [{k: t[k] for k in ("step", "window", "decision", "rule")} for t in trace]
 
 
-@pytest.mark.parametrize("schedule", ["first", "periodic", "every", "annealing"])
-@pytest.mark.parametrize("reliance", ["low", "medium", "high", "off"])
-@pytest.mark.parametrize("pattern", ["random-head", "flip"])
-def test_cached_equals_full_recomputation(model, schedule, reliance, pattern):
+CONFIRM_CASES = [(s, r, p, True) for s in ("periodic", "every", "annealing") for r in ("medium", "high")
+                 for p in ("confirmed", "released")]
+
+
+@pytest.mark.parametrize("schedule,reliance,pattern,confirm", [
+    *[(s, r, p, False) for s in ("first", "periodic", "every", "annealing") for r in ("low", "medium", "high", "off")
+      for p in ("random-head", "flip")],
+    *CONFIRM_CASES])
+def test_cached_equals_full_recomputation(model, schedule, reliance, pattern, confirm):
     """The engine against `reference.recompute`, which derives windows and decisions itself."""
-    cfg = StrategicConfig(schedule=schedule, reliance=reliance, period=3, tau=2, r1=4, r2=3, r3=2)
+    cfg = StrategicConfig(schedule=schedule, reliance=reliance, period=3, tau=2, r1=4, r2=3, r3=2, confirm=confirm)
     decide = None
-    if pattern == "flip":  # benign query, then malicious from call 3 on: exercises rule 3 and insertion
-        model.safety_logit_hook = forced(lambda k: k >= 3)
-        decide = lambda k, p: k >= 3  # noqa: E731
+    patterns = {"flip": lambda k: k >= 3,  # benign query, then malicious from call 3 on: rule 3 and insertion
+                "confirmed": lambda k: True,  # a malicious query confirmed on its first r1 tokens
+                "released": lambda k: k == 0}  # a malicious query the first r1 tokens do not confirm
+    if pattern in patterns:
+        model.safety_logit_hook = forced(patterns[pattern])
+        decide = lambda k, p: patterns[pattern](k)  # noqa: E731
     try:
         res = SafeGenerator(model, cfg).generate(PROMPTS, PREFILLS, SamplingConfig(max_new_tokens=14), record=True)
     finally:
@@ -98,6 +106,62 @@ def test_no_one_step_lag_after_a_reevaluation():
             # the logits of the same token against the old [CLS] state: what a lagging engine would use
             moved += int((got[fin] - stale[fin]).abs().max() > 5e-4)
     assert moved >= 8  # the old and new states give different logits, so a lag cannot pass the check above
+
+
+def _confirm_run(model, pattern, reliance="medium", max_new_tokens=12, ignore_eos=True, prefill=None, on_step=None):
+    model.safety_logit_hook = forced(pattern)
+    try:
+        cfg = StrategicConfig(reliance=reliance, schedule="every", r1=4, confirm=True)
+        return SafeGenerator(model, cfg).generate(["x y z"], [prefill], SamplingConfig(
+            max_new_tokens=max_new_tokens, ignore_eos=ignore_eos), record=True, on_step=on_step)[0]
+    finally:
+        model.safety_logit_hook = None
+
+
+def test_confirm_withholds_then_refuses_when_the_first_tokens_agree(model):
+    seen = []
+    r = _confirm_run(model, lambda k: True, max_new_tokens=24, on_step=lambda step, toks: seen.append(toks[0]))
+    # the query judgement waits; re-evaluation 4 (4 response tokens written) confirms it
+    assert r.trace[0]["confirm"] == "pending" and "inserted_guide_at" not in r.trace[0]
+    acted = [t for t in r.trace if "confirm" in t and t["step"] > 0]
+    assert [t["step"] for t in acted] == [4] and acted[0]["confirm"] == "malicious"
+    assert acted[0]["withheld"] == 4 and acted[0]["inserted_guide_at"] == 4
+    # the withheld tokens are not in the output; the guide starts it
+    assert r.generated.startswith(GUIDE_TEXT) and r.response == r.generated
+    assert seen[:4] == [[], [], [], []]  # a server streams nothing of them
+    guide = model.encoder.text_ids(GUIDE_TEXT)
+    assert [t for s in seen for t in s][:len(guide)] == guide
+
+
+def test_confirm_releases_the_withheld_tokens_when_the_first_tokens_disagree(model):
+    seen = []
+    r = _confirm_run(model, lambda k: k == 0, on_step=lambda step, toks: seen.append(toks[0]))
+    plain = SafeGenerator(model, StrategicConfig(reliance="low", schedule="every", r1=4)).generate(
+        ["x y z"], sampling=SamplingConfig(max_new_tokens=12, ignore_eos=True))[0]
+    assert GUIDE_TEXT not in r.generated
+    assert [t["confirm"] for t in r.trace if "confirm" in t] == ["pending", "benign"]
+    assert r.trace[5]["rule"] == 2  # benign-started from then on: the sliding window
+    assert seen[:3] == [[], [], []] and len(seen[3]) == 4  # released at once, in order
+    assert [t for s in seen for t in s] == [st["tokens"][0] for st in r.debug["steps"]]
+    assert r.generated == plain.generated  # the same text as without any decision (reliance low)
+
+
+def test_confirm_keeps_the_prefill_and_refuses_under_high(model):
+    r = _confirm_run(model, lambda k: True, max_new_tokens=24, prefill="Sure, here is")
+    assert r.response.startswith("Sure, here is " + GUIDE_TEXT)
+    h = _confirm_run(model, lambda k: True, reliance="high")
+    assert h.finish_reason == "refused" and h.response == StrategicConfig().refusal_text and h.num_tokens == 4
+
+
+def test_confirm_not_reached_gives_the_fixed_refusal(model):
+    r = _confirm_run(model, lambda k: True, max_new_tokens=3)
+    assert r.finish_reason == "refused" and r.response == StrategicConfig().refusal_text
+    assert r.trace[0]["confirm"] == "not reached" and r.trace[0]["withheld"] == 3
+
+
+def test_confirm_is_refused_without_reevaluations():
+    with pytest.raises(InputError, match="confirm"):
+        StrategicConfig(schedule="first", confirm=True)
 
 
 def test_medium_inserts_guide_when_query_malicious(model):

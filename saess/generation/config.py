@@ -32,6 +32,15 @@ class StrategicConfig:
     r1, r2, r3: window sizes of rules 1-3 (paper: 10/10/10; an official script: 5/15/10).
     tau: consecutive malicious re-evaluations needed before a benign-started response is
         treated as malicious (1 <= tau <= 3 in the paper). Our default: 2.
+    confirm: (ours, not the paper's) a query judged malicious is confirmed before the model
+        acts on it (reliance "medium" or "high"): the row writes on, its tokens withheld from
+        the output, and the first re-evaluation whose rule-1 window holds r1 response tokens
+        (the query and the first r1 response tokens, judged at `threshold`) decides: malicious
+        acts as the query judgement would have (medium: the guide starts the visible response,
+        the withheld tokens are dropped; high: the fixed refusal), benign releases the withheld
+        tokens and the row goes on as benign-started (rule 2). A row that ends before that
+        re-evaluation gets the fixed refusal. None: the model's own setting (its
+        `saess_config.json`, off unless set). docs/generation.md, "Confirmation".
     """
 
     reliance: str = "medium"
@@ -49,6 +58,7 @@ class StrategicConfig:
     # Threshold of the response windows (rules 2-3: the answer alone, judged many times per answer).
     # None: the model's own `window_threshold` when its config has one, else `threshold`.
     window_threshold: float | None = None
+    confirm: bool | None = None
     guide_text: str = GUIDE_TEXT
     refusal_text: str = REFUSAL_TEXT
 
@@ -71,19 +81,27 @@ class StrategicConfig:
             raise InputError(f"threshold must be in (0, 1), got {self.threshold}")
         if self.window_threshold is not None and not 0.0 < self.window_threshold < 1.0:
             raise InputError(f"window threshold must be in (0, 1), got {self.window_threshold}")
+        if self.confirm is not None and not isinstance(self.confirm, bool):
+            raise InputError(f"confirm must be true or false, got {self.confirm!r}")
+        if self.confirm and self.schedule == "first":
+            raise InputError("confirm needs re-evaluations while writing: schedule 'first' has none")
         if self.anneal_growth < 1.0 or self.anneal_first_gap < 1:
             raise InputError("annealing needs anneal_first_gap >= 1 and anneal_growth >= 1")
         self._anneal_steps = self._annealing_steps()
 
     def for_model(self, model) -> StrategicConfig:
-        """This config with None thresholds resolved: `threshold` to the model's own decision
-        threshold, `window_threshold` to the model's own window threshold, else to `threshold`."""
+        """This config with None settings resolved: `threshold` to the model's own decision
+        threshold, `window_threshold` to the model's own window threshold, else to `threshold`,
+        `confirm` to the model's own (off unless its config sets it; never under schedule 'first')."""
         thr = self.threshold if self.threshold is not None else float(getattr(model.config, "threshold", 0.5))
         win = self.window_threshold
         if win is None:
             own = getattr(model.config, "window_threshold", None)
             win = float(own) if own is not None and self.threshold is None else thr
-        return replace(self, threshold=thr, window_threshold=win)
+        confirm = self.confirm
+        if confirm is None:
+            confirm = bool(getattr(model.config, "confirm", False)) and self.schedule != "first"
+        return replace(self, threshold=thr, window_threshold=win, confirm=confirm)
 
     def _annealing_steps(self) -> frozenset[int]:
         steps, gap, s = [], float(self.anneal_first_gap), 0

@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 # Row states of the rules in docs/method.md section 4.
 MAL_INIT, BENIGN, SUSPECT, REFUSING, STOPPED = "malicious-query", "benign", "suspect", "refusing", "stopped"
+# A malicious query judgement waiting for its confirmation (StrategicConfig.confirm): rule 1, output withheld.
+CONFIRMING = "confirming"
 
 
 @dataclass
@@ -71,6 +73,16 @@ class _Row:
         self.n = n_prefill  # response tokens so far (prefill included)
         self.generated: list[int] = []
         self.trace: list[dict] = []
+        self.dropped = 0  # leading generated tokens withheld, then dropped by a confirmed refusal
+        self.emitted = 0  # generated tokens already passed to `on_step` (or dropped)
+
+    def release(self) -> list[int]:
+        """Generated tokens that `on_step` may see now: none while a confirmation is pending."""
+        if self.state == CONFIRMING:
+            return []
+        out = self.generated[max(self.emitted, self.dropped):]
+        self.emitted = len(self.generated)
+        return out
 
 
 class SafeGenerator:
@@ -105,8 +117,10 @@ class SafeGenerator:
         messages ending with a user turn; `ChatEncoder.encode_messages`).
 
         Callbacks (a server's hooks; both run on the calling thread):
-        `on_step(step, tokens)` after every decode step: `tokens[b]` is the id row b took at
-        this step (None if it was already done). It may return `{b: finish_reason}` to end
+        `on_step(step, tokens)` after every decode step: `tokens[b]` is the list of ids of row b
+        that became visible at this step (the id it took; none while a confirmation withholds its
+        tokens, all of them at once when the confirmation releases them) or None if the row was
+        already done. It may return `{b: finish_reason}` to end
         rows now (a stop string was met, the client went away); an ended row leaves the
         batch's work when every row has ended, and costs one padded position per step until
         then. `on_row_done(b, result)` once per row, as soon as the row is done.
@@ -158,7 +172,10 @@ class SafeGenerator:
                             "decision": "malicious" if mal else "benign", "rule": 1 if mal else 2})
             if signal and mal:
                 r.state = MAL_INIT
-                if cfg.reliance == "medium":
+                if cfg.confirm and cfg.reliance in ("medium", "high"):
+                    r.state = CONFIRMING  # act only when the first r1 response tokens agree
+                    r.trace[-1]["confirm"] = "pending"
+                elif cfg.reliance == "medium":
                     r.forced = list(self._guide[" " if r.n else ""])
                     r.trace[-1]["inserted_guide_at"] = r.n  # response index: after the prefill
                 elif cfg.reliance == "high":
@@ -207,6 +224,8 @@ class SafeGenerator:
                 tok_valid.append(True)
                 if chosen[b] in self.eos_ids and not sp.ignore_eos and not r.forced:
                     r.done, r.finish = True, "eos"
+                    if r.state == CONFIRMING:  # ended before its confirmation: the query judgement stands
+                        self._unconfirmed(r, step)
             evaluate = signal and cfg.evaluates_at(step)
             tok_t = torch.tensor(chosen, device=dev)[:, None]
             tv = torch.tensor(tok_valid, device=dev)[:, None]
@@ -254,12 +273,19 @@ class SafeGenerator:
                     dbg["evals"].append({"step": step, "window": window.clone(), "p": p, "K": K})
                 self._update_rows(rows, p, step, window, resp_idx)
             if on_step is not None:
-                ended = on_step(step, [r.generated[-1] if ok else None for r, ok in zip(rows, tok_valid, strict=True)])
+                ended = on_step(step, [r.release() if ok else None for r, ok in zip(rows, tok_valid, strict=True)])
                 for b, reason in (ended or {}).items():
                     if not rows[b].done:
+                        pending = rows[b].state == CONFIRMING
                         rows[b].done, rows[b].finish, rows[b].forced = True, reason, []
+                        if pending and reason == "length":  # its budget ended before the confirmation
+                            self._unconfirmed(rows[b], step)
+                        elif pending:  # ended for another reason (a client gone): nothing is shown
+                            rows[b].dropped = len(rows[b].generated)
             report()
         for r in rows:
+            if r.state == CONFIRMING and not r.done:  # the budget ran out before the confirmation
+                self._unconfirmed(r, sp.max_new_tokens)
             r.done = True
         report()
         results = [self._result(prompts[b], prefills[b], p0[b], r) for b, r in enumerate(rows)]
@@ -270,8 +296,14 @@ class SafeGenerator:
                 res.debug = dbg
         return results
 
+    @staticmethod
+    def _unconfirmed(r: _Row, step: int) -> None:
+        """A row that ends while its confirmation is pending gets the fixed refusal."""
+        r.state, r.done, r.finish, r.dropped = STOPPED, True, "refused", len(r.generated)
+        r.trace[0].update({"confirm": "not reached", "ended_at": step, "withheld": r.dropped})
+
     def _result(self, prompt, prefill, p0: float, r: _Row) -> GenerationResult:
-        gen_ids = [t for t in r.generated if t not in self.eos_ids]
+        gen_ids = [t for t in r.generated[r.dropped:] if t not in self.eos_ids]
         text = self.tok.decode(gen_ids, skip_special_tokens=True)
         if r.finish == "refused":
             response, text = self.cfg.refusal_text, self.cfg.refusal_text
@@ -304,7 +336,7 @@ class SafeGenerator:
         cfg = self.cfg
         n = torch.tensor([r.n for r in rows], device=resp_idx.device)[:, None]
         S = torch.tensor([r.S for r in rows], device=resp_idx.device)[:, None]
-        rule = torch.tensor([1 if r.state == MAL_INIT else 3 if r.state in (SUSPECT, REFUSING) else 2
+        rule = torch.tensor([1 if r.state in (MAL_INIT, CONFIRMING) else 3 if r.state in (SUSPECT, REFUSING) else 2
                              for r in rows], device=resp_idx.device)[:, None]
         is_resp = resp_idx >= 0
         r1 = is_query_content | (is_resp & (resp_idx < cfg.r1))
@@ -317,17 +349,33 @@ class SafeGenerator:
         cfg = self.cfg
         for b, r in enumerate(rows):
             # rule 1 still reads the query; rules 2-3 read the answer alone (their own threshold)
-            thr = cfg.threshold if r.state == MAL_INIT else cfg.window_threshold  # both set by for_model
+            rule1 = r.state in (MAL_INIT, CONFIRMING)
+            thr = cfg.threshold if rule1 else cfg.window_threshold  # both set by for_model
             mal = p[b] >= thr
             sel = resp_idx[b][window[b]]
             resp_sel = sel[sel >= 0]
             win = [int(resp_sel.min()), int(resp_sel.max())] if len(resp_sel) else []
-            if r.state == MAL_INIT:
+            if rule1:
                 win = ["query"] + win
-            rule = 1 if r.state == MAL_INIT else 3 if r.state in (SUSPECT, REFUSING) else 2
+            rule = 1 if rule1 else 3 if r.state in (SUSPECT, REFUSING) else 2
             entry = {"step": step, "window": win, "p_malicious": round(p[b], 6),
                      "decision": "malicious" if mal else "benign", "rule": rule}
             if r.done:
+                continue
+            if r.state == CONFIRMING:
+                if r.n >= cfg.r1:  # the window holds the query and r1 response tokens: this one decides
+                    entry["confirm"] = "malicious" if mal else "benign"
+                    if not mal:
+                        r.state = BENIGN
+                    elif cfg.reliance == "medium":
+                        r.state, r.dropped = MAL_INIT, len(r.generated)
+                        r.forced = list(self._guide[" " if r.n - r.dropped else ""])
+                        entry["inserted_guide_at"] = r.n
+                        entry["withheld"] = r.dropped
+                    else:  # high
+                        r.state, r.done, r.finish, r.dropped = STOPPED, True, "refused", len(r.generated)
+                        entry["withheld"] = r.dropped
+                r.trace.append(entry)
                 continue
             if r.state == BENIGN and mal:
                 r.state, r.S, r.count = SUSPECT, r.n - 1, 1

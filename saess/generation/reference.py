@@ -114,11 +114,12 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
     p0 = head_p(hidden[0, 0])
     k = 0
     malicious_query = decide(0, p0)
-    state = "rule1" if malicious_query and signal else "rule2"
+    confirm = signal and malicious_query and cfg.confirm and cfg.reliance in ("medium", "high")
+    state = "confirm" if confirm else "rule1" if malicious_query and signal else "rule2"
     S, count, acted, stopped = -1, 0, False, False
     ref = Reference([], {}, [], [{"step": 0, "window": "query", "decision": "malicious" if malicious_query
                                   else "benign", "rule": 1 if malicious_query else 2}])
-    if signal and malicious_query and cfg.reliance == "high":
+    if signal and malicious_query and cfg.reliance == "high" and not confirm:
         stopped, ref.stopped_at = True, 0
     latest_cls = 0
     finished = False
@@ -143,7 +144,7 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
             continue
         # --- the window, rules 1-4, counted in response tokens (index 0 = first prefill token) ---
         n = len(response)
-        if state == "rule1":
+        if state in ("rule1", "confirm"):
             lo, hi, keys = 0, cfg.r1 - 1, list(query_content)
         elif state == "rule2":
             lo, hi, keys = n - cfg.r2, n - 1, []
@@ -175,9 +176,18 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
         if stopped or not real or finished:
             continue
         mal = decide(k, p)
-        win = (["query"] if state == "rule1" else []) + ([picked[0], picked[-1]] if picked else [])
+        win = (["query"] if state in ("rule1", "confirm") else []) + ([picked[0], picked[-1]] if picked else [])
         ref.trace.append({"step": s, "window": win, "decision": "malicious" if mal else "benign",
-                          "rule": 1 if state == "rule1" else 3 if state == "rule3" else 2})
+                          "rule": 1 if state in ("rule1", "confirm") else 3 if state == "rule3" else 2})
+        if state == "confirm":
+            if n >= cfg.r1:  # the first window with r1 response tokens decides
+                if not mal:
+                    state = "rule2"
+                elif cfg.reliance == "high":
+                    state, stopped, ref.stopped_at = "rule1", True, s
+                else:
+                    state = "rule1"
+            continue
         if state == "rule2" and mal:
             state, S, count = "rule3", n - 1, 1
             if cfg.reliance == "high" and not cfg.high_waits_for_tau:
@@ -192,6 +202,8 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
                 acted = True
             elif cfg.reliance == "high":
                 stopped, ref.stopped_at = True, s
+    if state == "confirm":  # ended before its confirmation: the fixed refusal, every token withheld
+        ref.stopped_at = len(ref.real)
     logits, _ = run(len(ids))
     lg = logits[0].float()
     if cls_id < lg.shape[-1]:

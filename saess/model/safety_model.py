@@ -60,6 +60,8 @@ class SafetyConfig:
     system_prompt: str | None = None
     threshold: float = 0.5
     window_threshold: float | None = None  # rules 2-3 (response windows); None: `threshold`
+    # a malicious query judgement is confirmed on the first r1 response tokens (StrategicConfig.confirm)
+    confirm: bool = False
     # [CLS]-only adapter (saess.model.cls_adapter): rank 0 = none.
     cls_adapter_r: int = 0
     cls_adapter_alpha: float = 16.0

@@ -293,16 +293,17 @@ class ServeEngine:
         tok = self.model.tokenizer
         eos = set(gen.eos_ids)
 
-        def on_step(step: int, tokens: list[int | None]) -> dict[int, str]:
+        def on_step(step: int, tokens: list[list[int] | None]) -> dict[int, str]:
             ended = {}
-            for b, (job, t) in enumerate(zip(jobs, tokens, strict=True)):
+            for b, (job, ts) in enumerate(zip(jobs, tokens, strict=True)):
                 if job.cancelled or self._abort:
                     ended[b] = CANCELLED
                     continue
-                if t is None:
+                if ts is None:
                     continue
-                if t not in eos:
-                    job.ids.append(t)
+                new = [t for t in ts if t not in eos]  # empty while a confirmation withholds the row's tokens
+                if new:
+                    job.ids.extend(new)
                     if job.stream or job.stops:
                         if self._advance_text(job, tok):
                             ended[b] = STOP_STRING
