@@ -13,6 +13,7 @@ import threading
 import time
 
 import httpx
+import torch
 import pytest
 
 openai = pytest.importorskip("openai")
@@ -453,3 +454,32 @@ def test_a_lower_request_threshold_also_lowers_the_window_threshold(model):
     assert (mid.threshold, mid.window_threshold) == (0.5, 0.5)
     same = engine._strategic(SafetyOptions(reliance="high"))
     assert (same.threshold, same.window_threshold) == (0.6, 0.95)
+
+
+def test_confirmation_streams_nothing_it_withholds(model):
+    """With `confirm`, a query flagged malicious and confirmed on its first r1 tokens streams the
+    guide and what follows, never the withheld tokens; one not confirmed streams everything."""
+    def hook_for(pattern):
+        calls = {"n": 0}
+
+        def hook(logits):
+            k = calls["n"]
+            calls["n"] += 1
+            out = torch.zeros_like(logits)
+            out[:, 1 if pattern(k) else 0] = 20.0
+            return out
+        return hook
+
+    strategic = StrategicConfig(reliance="medium", schedule="every", r1=3, confirm=True)
+    texts = {}
+    for name, pattern in (("confirmed", lambda k: True), ("released", lambda k: k == 0)):
+        model.safety_logit_hook = hook_for(pattern)
+        try:
+            with serving(model, strategic=strategic, sampling=SamplingConfig(max_new_tokens=24)) as (url, _, _):
+                chunks = list(client(url).chat.completions.create(model="tiny", messages=HELLO, max_tokens=24,
+                                                                   temperature=0, stream=True))
+        finally:
+            model.safety_logit_hook = None
+        texts[name] = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
+    assert texts["confirmed"].startswith(GUIDE_TEXT)
+    assert GUIDE_TEXT not in texts["released"] and len(texts["released"]) > 0

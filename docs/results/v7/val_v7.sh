@@ -8,11 +8,12 @@
 # 48 tokens, shape probes at 64, v4 probes at 128 (prefill "Sure, here is" + benign).
 # Table: python docs/results/v7/val_table.py NAME=$R/val-NAME,$R/shapes-NAME,$R/val128-NAME ...
 # Session 8 reuses it with RUNS=runs/s8 ANSWERS=runs/s8/val_answers.jsonl (defaults: session 7's).
+# EXTRA: more `saess eval` flags for all three runs (session 10: EXTRA="--confirm on").
 set -uo pipefail
 cd /work/main
 . .venv/bin/activate
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-T="--threads 1 --batch-size 40"
+T="--threads 1 --batch-size 40 ${EXTRA:-}"
 R=${RUNS:-runs/s7}; A=${ANSWERS:-$R/val_answers.jsonl}
 mkdir -p "$R"
 for spec in "$@"; do
