@@ -75,6 +75,7 @@ _STRATEGIC_HELP = {
     "window_threshold": "the same for response windows (rules 2-3)",
     "confirm": "on | off: a malicious query judgement waits for the query + first r1 response tokens "
                "to agree before acting, their tokens withheld (docs/generation.md, 'Confirmation')",
+    "confirm_below": "with --confirm on: only query judgements with P(malicious) below P wait; surer ones act at once",
 }
 
 
@@ -87,7 +88,7 @@ def on_off(v: str) -> bool:
 
 
 _STRATEGIC_TYPES = {"period": int, "r1": int, "r2": int, "r3": int, "tau": int, "threshold": float,
-                    "window_threshold": float, "confirm": on_off}
+                    "window_threshold": float, "confirm": on_off, "confirm_below": float}
 STRATEGIC_FLAGS = tuple(_STRATEGIC_HELP)
 
 
@@ -102,9 +103,10 @@ def add_strategic_args(p: argparse.ArgumentParser, title: str = "safety signal (
         d = field_default(StrategicConfig, name)
         shown = {"threshold": "the model's own: 0.5 unless `saess calibrate` set it",
                  "window_threshold": "the model's own when set, else --threshold",
-                 "confirm": "the model's own: off unless its saess_config.json sets it"}.get(name, d)
+                 "confirm": "the model's own: off unless its saess_config.json sets it",
+                 "confirm_below": "the model's own when set, else 1"}.get(name, d)
         g.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_STRATEGIC_TYPES.get(name, str), default=None,
-                       metavar="P" if name.endswith("threshold") else "on|off" if name == "confirm" else None,
+                       metavar="P" if name.endswith(("threshold", "below")) else "on|off" if name == "confirm" else None,
                        help=f"{text} (default: {shown})")
     if window:
         g.add_argument("--window", type=int, default=None, metavar="R",

@@ -159,6 +159,23 @@ def test_confirm_not_reached_gives_the_fixed_refusal(model):
     assert r.trace[0]["confirm"] == "not reached" and r.trace[0]["withheld"] == 3
 
 
+def test_confirm_below_acts_at_once_on_a_sure_query(model):
+    model.safety_logit_hook = forced(lambda k: True)  # P(malicious) ~ 1 everywhere
+    try:
+        cfg = StrategicConfig(reliance="medium", schedule="every", r1=4, confirm=True, confirm_below=0.9)
+        r = SafeGenerator(model, cfg).generate(["x y z"], sampling=SamplingConfig(max_new_tokens=24))[0]
+    finally:
+        model.safety_logit_hook = None
+    assert "confirm" not in r.trace[0] and r.trace[0]["inserted_guide_at"] == 0
+    # and a model's own setting is what None resolves to
+    model.config.confirm, model.config.confirm_below = True, 0.7
+    try:
+        res = StrategicConfig().for_model(model)
+    finally:
+        model.config.confirm, model.config.confirm_below = False, None
+    assert res.confirm and res.confirm_below == 0.7 and res.confirms(0.6) and not res.confirms(0.7)
+
+
 def test_confirm_is_refused_without_reevaluations():
     with pytest.raises(InputError, match="confirm"):
         StrategicConfig(schedule="first", confirm=True)

@@ -13,8 +13,8 @@ import threading
 import time
 
 import httpx
-import torch
 import pytest
+import torch
 
 openai = pytest.importorskip("openai")
 pytest.importorskip("fastapi")

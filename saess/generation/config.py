@@ -41,6 +41,9 @@ class StrategicConfig:
         tokens and the row goes on as benign-started (rule 2). A row that ends before that
         re-evaluation gets the fixed refusal. None: the model's own setting (its
         `saess_config.json`, off unless set). docs/generation.md, "Confirmation".
+    confirm_below: with `confirm`, only query judgements with P(malicious) below this are
+        confirmed; a query the head is surer of is acted on at once. None: the model's own
+        (`confirm_below` in its config), else 1.0 (every malicious query judgement waits).
     """
 
     reliance: str = "medium"
@@ -59,6 +62,7 @@ class StrategicConfig:
     # None: the model's own `window_threshold` when its config has one, else `threshold`.
     window_threshold: float | None = None
     confirm: bool | None = None
+    confirm_below: float | None = None
     guide_text: str = GUIDE_TEXT
     refusal_text: str = REFUSAL_TEXT
 
@@ -83,6 +87,8 @@ class StrategicConfig:
             raise InputError(f"window threshold must be in (0, 1), got {self.window_threshold}")
         if self.confirm is not None and not isinstance(self.confirm, bool):
             raise InputError(f"confirm must be true or false, got {self.confirm!r}")
+        if self.confirm_below is not None and not 0.0 < self.confirm_below <= 1.0:
+            raise InputError(f"confirm_below must be in (0, 1], got {self.confirm_below}")
         if self.confirm and self.schedule == "first":
             raise InputError("confirm needs re-evaluations while writing: schedule 'first' has none")
         if self.anneal_growth < 1.0 or self.anneal_first_gap < 1:
@@ -98,10 +104,19 @@ class StrategicConfig:
         if win is None:
             own = getattr(model.config, "window_threshold", None)
             win = float(own) if own is not None and self.threshold is None else thr
-        confirm = self.confirm
+        confirm, below = self.confirm, self.confirm_below
         if confirm is None:
             confirm = bool(getattr(model.config, "confirm", False)) and self.schedule != "first"
-        return replace(self, threshold=thr, window_threshold=win, confirm=confirm)
+        if below is None:
+            own = getattr(model.config, "confirm_below", None)
+            below = float(own) if own is not None else 1.0
+        return replace(self, threshold=thr, window_threshold=win, confirm=confirm, confirm_below=below)
+
+    def confirms(self, p_query: float) -> bool:
+        """Whether a query judged malicious with P(malicious) = p_query waits for its confirmation
+        (on a config resolved by `for_model`)."""
+        below = 1.0 if self.confirm_below is None else self.confirm_below
+        return bool(self.confirm) and self.reliance in ("medium", "high") and (below >= 1.0 or p_query < below)
 
     def _annealing_steps(self) -> frozenset[int]:
         steps, gap, s = [], float(self.anneal_first_gap), 0

@@ -172,7 +172,7 @@ class SafeGenerator:
                             "decision": "malicious" if mal else "benign", "rule": 1 if mal else 2})
             if signal and mal:
                 r.state = MAL_INIT
-                if cfg.confirm and cfg.reliance in ("medium", "high"):
+                if cfg.confirms(p0[b]):
                     r.state = CONFIRMING  # act only when the first r1 response tokens agree
                     r.trace[-1]["confirm"] = "pending"
                 elif cfg.reliance == "medium":

@@ -114,7 +114,7 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
     p0 = head_p(hidden[0, 0])
     k = 0
     malicious_query = decide(0, p0)
-    confirm = signal and malicious_query and cfg.confirm and cfg.reliance in ("medium", "high")
+    confirm = signal and malicious_query and cfg.confirms(p0)
     state = "confirm" if confirm else "rule1" if malicious_query and signal else "rule2"
     S, count, acted, stopped = -1, 0, False, False
     ref = Reference([], {}, [], [{"step": 0, "window": "query", "decision": "malicious" if malicious_query

@@ -62,6 +62,7 @@ class SafetyConfig:
     window_threshold: float | None = None  # rules 2-3 (response windows); None: `threshold`
     # a malicious query judgement is confirmed on the first r1 response tokens (StrategicConfig.confirm)
     confirm: bool = False
+    confirm_below: float | None = None  # ... only below this P(malicious); None: every flagged query
     # [CLS]-only adapter (saess.model.cls_adapter): rank 0 = none.
     cls_adapter_r: int = 0
     cls_adapter_alpha: float = 16.0
