@@ -1,6 +1,7 @@
 """run_pipeline and `saess train` end to end on a tiny model and a tiny in-code recipe."""
 
 import json
+import random
 
 import pytest
 import torch
@@ -8,9 +9,10 @@ import torch
 from saess.data.recipes import ChatExample, LabelledText
 from saess.errors import InputError
 from saess.model import SafetyModel
+from saess.model.tokens import IGNORE
 from saess.testing import tiny_safety_model
 from saess.training.config import TrainConfig
-from saess.training.pipeline import PipelineConfig, _mask_guide, run_pipeline
+from saess.training.pipeline import PipelineConfig, _mask_guide, phase1_lm_targets, run_pipeline
 from saess.training.views import query_view, response_view
 
 BENIGN = ["How do I bake bread?", "Write a poem about the sea.", "What is two plus two?", "Name a red fruit."]
@@ -222,6 +224,36 @@ def test_no_alignment_phase_keeps_the_lm_untouched(tmp_path):
         PipelineConfig(variant="sft", phase2_steps=0)
     with pytest.raises(InputError, match="phase2-steps"):
         PipelineConfig(phase2_steps=-1)
+
+
+def test_phase1_lm_targets_skip_malicious_texts_and_keep_k_positions():
+    enc = tiny_safety_model().encoder
+    seqs = [enc.encode_text("a benign text with quite a few words in it for the loss", 0),
+            enc.encode_text("a malicious text that the LM must not learn to write", 1)]
+    out = phase1_lm_targets(seqs, 3, random.Random(0))
+    kept = [sum(t != IGNORE for t in s.labels) for s in out]
+    assert kept == [3, 0]
+    assert all(t in (IGNORE, seqs[0].labels[i]) for i, t in enumerate(out[0].labels))  # a subset, same targets
+    assert sum(t != IGNORE for t in seqs[0].labels) > 3  # the input is not changed
+    assert sum(t != IGNORE for t in phase1_lm_targets(seqs, 0, random.Random(0))[0].labels) == \
+        sum(t != IGNORE for t in seqs[0].labels)
+    with pytest.raises(InputError, match="phase1-finetune"):
+        PipelineConfig(phase1_finetune="full")
+
+
+def test_paper_phase1_trains_the_lm_with_lm_loss(tmp_path):
+    """--phase1-finetune lora (the paper's phase 1): LoRA on the LM with L_lm + lam1 * L_cls; with no
+    alignment phase the final model carries that LoRA (its LM differs from the base model's)."""
+    cfg = PipelineConfig(train=TrainConfig(batch_size=4, lora_r=2, lora_alpha=4, max_length=128, lr=5e-2),
+                         phase1_steps=3, phase2_steps=0, phase1_finetune="lora", phase1_lm_positions=4, val_limit=4)
+    final = run_pipeline(cfg, tmp_path / "run", model=tiny_safety_model(), recipe=_recipe())
+    log = [json.loads(x) for x in (final / "train_log.jsonl").read_text().splitlines()]
+    assert any(x.get("lm_loss", 0) > 0 for x in log if x["phase"] == "phase1")
+    m2 = SafetyModel.from_pretrained(final, base_lm=tiny_safety_model().lm)
+    assert any("lora_" in n for n, _ in m2.lm.named_parameters())
+    ids = torch.tensor([[1, 2, 3, 4]])
+    with torch.no_grad():
+        assert not torch.allclose(m2.lm(input_ids=ids).logits, tiny_safety_model().lm(input_ids=ids).logits)
 
 
 def test_no_alignment_phase_without_views_generates_no_retain_set(tmp_path):

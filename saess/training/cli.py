@@ -60,6 +60,13 @@ def register_training_commands(sub) -> None:
     p.add_argument("--cls-adapter-r", type=int, default=P.cls_adapter_r,
                    help="rank of the [CLS]-only adapter (0: none)")
     p.add_argument("--cls-adapter-alpha", type=float, default=P.cls_adapter_alpha)
+    p.add_argument("--phase1-finetune", default=P.phase1_finetune, choices=["none", "lora"],
+                   help="none: phase 1 trains [CLS], the head and the [CLS]-only adapter on a frozen LM; lora: "
+                        "the paper's phase 1, LoRA on the LM with L_lm + lam1 * L_cls (no key/value memo: "
+                        "every epoch runs the whole model) (default: %(default)s)")
+    p.add_argument("--phase1-lm-positions", type=int, default=P.phase1_lm_positions, metavar="K",
+                   help="with --phase1-finetune lora: L_lm on K seeded positions of each benign text, none on "
+                        "malicious texts (0: every position) (default: %(default)s)")
     p.add_argument("--kv-store", default=None, metavar="DIR",
                    help="phase 1 with a frozen LM: read/write the base model's keys/values per sequence in DIR, "
                         "shared between runs on the same data (a second candidate skips the base model's pass)")
@@ -123,7 +130,8 @@ def config_from_args(args) -> PipelineConfig:
                           retain_shuffle=args.retain_shuffle,
                           retain_prefer=tuple(x.strip() for x in args.retain_prefer.split(",") if x.strip()),
                           phase2_query_views=args.phase2_query_views,
-                          phase2_head_lr=args.phase2_head_lr,
+                          phase2_head_lr=args.phase2_head_lr, phase1_finetune=args.phase1_finetune,
+                          phase1_lm_positions=args.phase1_lm_positions,
                           val_views_limit=args.val_views_limit)
 
 

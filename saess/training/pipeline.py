@@ -74,6 +74,10 @@ class PipelineConfig:
     # data; repeating them k times in both phases teaches the head not to key on words.
     edgy_repeat: int = 1
     phase1_finetune: str = "none"  # "lora" also trains the LM on L_lm (costly: V-way logits per token)
+    # With phase1_finetune="lora" (the paper's phase 1): L_lm on at most K seeded target positions of
+    # each benign phase-1 text (0: all of them); malicious texts get no L_lm, so phase 1 never
+    # teaches the LM to write them (the paper's texts are Wikipedia; ours include harmful answers).
+    phase1_lm_positions: int = 16
     # Phase 1 on what [CLS] judges at inference (saess.training.views): each chat's query
     # alone, query + first r1 response tokens, and r-token windows of answers.
     phase1_views: bool = False
@@ -125,6 +129,10 @@ class PipelineConfig:
             raise InputError(f"--cls-adapter-r must be >= 0, got {self.cls_adapter_r}")
         if self.phase2_head_lr is not None and self.phase2_head_lr < 0:
             raise InputError(f"--phase2-head-lr must be >= 0, got {self.phase2_head_lr}")
+        if self.phase1_finetune not in ("none", "lora"):
+            raise InputError(f"--phase1-finetune must be none or lora, got {self.phase1_finetune!r}")
+        if self.phase1_lm_positions < 0:
+            raise InputError(f"--phase1-lm-positions must be >= 0, got {self.phase1_lm_positions}")
         if self.phase1_limit is not None and self.phase1_limit < 1:
             raise InputError(f"--phase1-limit must be >= 1, got {self.phase1_limit}")
         if self.phase2_steps < 0:
@@ -177,6 +185,21 @@ class PipelineConfig:
         return replace(self.train, phase="align", lam=self.lam2, signal=self.variant == "cls", finetune="lora",
                        max_steps=self.phase2_steps,
                        head_lr=self.train.head_lr if self.phase2_head_lr is None else self.phase2_head_lr)
+
+
+def phase1_lm_targets(seqs: list, k: int, rng: random.Random) -> list:
+    """Phase-1 texts for a phase 1 that trains the LM (`phase1_finetune="lora"`): no LM target on
+    malicious texts, and at most `k` seeded targets on each benign one (0: all), so that L_lm costs
+    k output-layer rows per text instead of one per token. Sequences are copied, not changed."""
+    out = []
+    for s in seqs:
+        if s.cls_label == MALICIOUS:
+            keep: set[int] = set()
+        else:
+            pos = [i for i, t in enumerate(s.labels) if t != IGNORE]
+            keep = set(pos if k == 0 or len(pos) <= k else rng.sample(pos, k))
+        out.append(replace(s, labels=[t if i in keep else IGNORE for i, t in enumerate(s.labels)]))
+    return out
 
 
 def _answer_with_base(model, prompts: list[str], path: Path, max_new_tokens: int, what: str,
@@ -415,6 +438,8 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) 
                 tr += _phase1_view_seqs(enc, chats(recipe["alignment"], sft=False), answered, rng, cfg, "phase 1")
             if cfg.phase1_limit is not None and len(tr) > cfg.phase1_limit:
                 tr = random.Random(cfg.seed + 2).sample(tr, cfg.phase1_limit)
+            if cfg.phase1_finetune == "lora":
+                tr = phase1_lm_targets(tr, cfg.phase1_lm_positions, random.Random(cfg.seed + 3))
             logger.info("phase 1: %d sequences (%d tokens, %d malicious)", len(tr), sum(len(x) for x in tr),
                         sum(x.cls_label == MALICIOUS for x in tr))
             # Phase 1 trains [CLS], the head and the [CLS]-only adapter (docs/training.md): the LM is frozen.
