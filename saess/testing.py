@@ -129,6 +129,21 @@ def tiny_safety_model(arch: str = "llama", style: str = "chatml", seed: int = 0,
     return model.eval()
 
 
+def forced_head(pattern: Callable[[int], bool]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A `SafetyModel.safety_logit_hook`: head call k (0 = the query judgement) says malicious iff
+    `pattern(k)`, with P(malicious) ~ 1 or ~ 0 (logits 20 against 0)."""
+    calls = {"n": 0}
+
+    def hook(logits: torch.Tensor) -> torch.Tensor:
+        k = calls["n"]
+        calls["n"] += 1
+        out = torch.zeros_like(logits)
+        out[:, 1 if pattern(k) else 0] = 20.0
+        return out
+
+    return hook
+
+
 def save_tiny_lm(folder: str | Path, arch: str = "llama", style: str = "chatml", seed: int = 0) -> Path:
     """A tiny random LM and its tokenizer saved as a transformers model folder."""
     folder = Path(folder)

@@ -14,7 +14,6 @@ import time
 
 import httpx
 import pytest
-import torch
 
 openai = pytest.importorskip("openai")
 pytest.importorskip("fastapi")
@@ -27,7 +26,7 @@ from saess.serve.app import create_app  # noqa: E402
 from saess.serve.cli import build_server  # noqa: E402
 from saess.serve.config import ServeLimits  # noqa: E402
 from saess.serve.engine import ServeEngine  # noqa: E402
-from saess.testing import TinyRegistry, tiny_safety_model  # noqa: E402
+from saess.testing import TinyRegistry, forced_head, tiny_safety_model  # noqa: E402
 
 KEY = "sk-test-key"
 HELLO = [{"role": "user", "content": "How do I bake bread at home?"}]
@@ -459,21 +458,10 @@ def test_a_lower_request_threshold_also_lowers_the_window_threshold(model):
 def test_confirmation_streams_nothing_it_withholds(model):
     """With `confirm`, a query flagged malicious and confirmed on its first r1 tokens streams the
     guide and what follows, never the withheld tokens; one not confirmed streams everything."""
-    def hook_for(pattern):
-        calls = {"n": 0}
-
-        def hook(logits):
-            k = calls["n"]
-            calls["n"] += 1
-            out = torch.zeros_like(logits)
-            out[:, 1 if pattern(k) else 0] = 20.0
-            return out
-        return hook
-
     strategic = StrategicConfig(reliance="medium", schedule="every", r1=3, confirm=True)
     texts = {}
     for name, pattern in (("confirmed", lambda k: True), ("released", lambda k: k == 0)):
-        model.safety_logit_hook = hook_for(pattern)
+        model.safety_logit_hook = forced_head(pattern)
         try:
             with serving(model, strategic=strategic, sampling=SamplingConfig(max_new_tokens=24)) as (url, _, _):
                 chunks = list(client(url).chat.completions.create(model="tiny", messages=HELLO, max_tokens=24,
