@@ -76,11 +76,25 @@ class _Row:
         self.dropped = 0  # leading generated tokens withheld, then dropped by a confirmed refusal
         self.emitted = 0  # generated tokens already passed to `on_step` (or dropped)
 
+    @property
+    def rule(self) -> int:
+        """The window rule (docs/method.md section 4) of this row's next re-evaluation."""
+        return 1 if self.state in (MAL_INIT, CONFIRMING) else 3 if self.state in (SUSPECT, REFUSING) else 2
+
+    def drop_withheld(self) -> None:
+        """Every token written so far stays out of the output (and out of `on_step`)."""
+        self.dropped = self.emitted = len(self.generated)
+
+    def refuse(self, finish: str = "refused") -> None:
+        """End the row now with the fixed refusal; nothing it wrote is shown."""
+        self.state, self.done, self.finish = STOPPED, True, finish
+        self.drop_withheld()
+
     def release(self) -> list[int]:
         """Generated tokens that `on_step` may see now: none while a confirmation is pending."""
         if self.state == CONFIRMING:
             return []
-        out = self.generated[max(self.emitted, self.dropped):]
+        out = self.generated[self.emitted:]
         self.emitted = len(self.generated)
         return out
 
@@ -275,13 +289,15 @@ class SafeGenerator:
             if on_step is not None:
                 ended = on_step(step, [r.release() if ok else None for r, ok in zip(rows, tok_valid, strict=True)])
                 for b, reason in (ended or {}).items():
-                    if not rows[b].done:
-                        pending = rows[b].state == CONFIRMING
-                        rows[b].done, rows[b].finish, rows[b].forced = True, reason, []
-                        if pending and reason == "length":  # its budget ended before the confirmation
-                            self._unconfirmed(rows[b], step)
-                        elif pending:  # ended for another reason (a client gone): nothing is shown
-                            rows[b].dropped = len(rows[b].generated)
+                    r = rows[b]
+                    if r.done:
+                        continue
+                    if r.state == CONFIRMING and reason == "length":  # its budget ended before the confirmation
+                        self._unconfirmed(r, step)
+                        continue
+                    if r.state == CONFIRMING:  # ended for another reason (a client gone): nothing is shown
+                        r.drop_withheld()
+                    r.done, r.finish, r.forced = True, reason, []
             report()
         for r in rows:
             if r.state == CONFIRMING and not r.done:  # the budget ran out before the confirmation
@@ -299,7 +315,7 @@ class SafeGenerator:
     @staticmethod
     def _unconfirmed(r: _Row, step: int) -> None:
         """A row that ends while its confirmation is pending gets the fixed refusal."""
-        r.state, r.done, r.finish, r.dropped = STOPPED, True, "refused", len(r.generated)
+        r.refuse()
         r.trace[0].update({"confirm": "not reached", "ended_at": step, "withheld": r.dropped})
 
     def _result(self, prompt, prefill, p0: float, r: _Row) -> GenerationResult:
@@ -336,8 +352,7 @@ class SafeGenerator:
         cfg = self.cfg
         n = torch.tensor([r.n for r in rows], device=resp_idx.device)[:, None]
         S = torch.tensor([r.S for r in rows], device=resp_idx.device)[:, None]
-        rule = torch.tensor([1 if r.state in (MAL_INIT, CONFIRMING) else 3 if r.state in (SUSPECT, REFUSING) else 2
-                             for r in rows], device=resp_idx.device)[:, None]
+        rule = torch.tensor([r.rule for r in rows], device=resp_idx.device)[:, None]
         is_resp = resp_idx >= 0
         r1 = is_query_content | (is_resp & (resp_idx < cfg.r1))
         r2 = is_resp & (resp_idx >= n - cfg.r2)
@@ -349,15 +364,14 @@ class SafeGenerator:
         cfg = self.cfg
         for b, r in enumerate(rows):
             # rule 1 still reads the query; rules 2-3 read the answer alone (their own threshold)
-            rule1 = r.state in (MAL_INIT, CONFIRMING)
-            thr = cfg.threshold if rule1 else cfg.window_threshold  # both set by for_model
+            rule = r.rule
+            thr = cfg.threshold if rule == 1 else cfg.window_threshold  # both set by for_model
             mal = p[b] >= thr
             sel = resp_idx[b][window[b]]
             resp_sel = sel[sel >= 0]
             win = [int(resp_sel.min()), int(resp_sel.max())] if len(resp_sel) else []
-            if rule1:
+            if rule == 1:
                 win = ["query"] + win
-            rule = 1 if rule1 else 3 if r.state in (SUSPECT, REFUSING) else 2
             entry = {"step": step, "window": win, "p_malicious": round(p[b], 6),
                      "decision": "malicious" if mal else "benign", "rule": rule}
             if r.done:
@@ -367,13 +381,14 @@ class SafeGenerator:
                     entry["confirm"] = "malicious" if mal else "benign"
                     if not mal:
                         r.state = BENIGN
-                    elif cfg.reliance == "medium":
-                        r.state, r.dropped = MAL_INIT, len(r.generated)
-                        r.forced = list(self._guide[" " if r.n - r.dropped else ""])
-                        entry["inserted_guide_at"] = r.n
-                        entry["withheld"] = r.dropped
-                    else:  # high
-                        r.state, r.done, r.finish, r.dropped = STOPPED, True, "refused", len(r.generated)
+                    else:
+                        if cfg.reliance == "medium":  # the guide starts the visible response, after the prefill
+                            r.state = MAL_INIT
+                            r.drop_withheld()
+                            r.forced = list(self._guide[" " if r.n - r.dropped else ""])
+                            entry["inserted_guide_at"] = r.n
+                        else:  # high
+                            r.refuse()
                         entry["withheld"] = r.dropped
                 r.trace.append(entry)
                 continue

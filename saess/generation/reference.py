@@ -144,7 +144,8 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
             continue
         # --- the window, rules 1-4, counted in response tokens (index 0 = first prefill token) ---
         n = len(response)
-        if state in ("rule1", "confirm"):
+        rule1 = state in ("rule1", "confirm")  # a pending confirmation reads the rule-1 window
+        if rule1:
             lo, hi, keys = 0, cfg.r1 - 1, list(query_content)
         elif state == "rule2":
             lo, hi, keys = n - cfg.r2, n - 1, []
@@ -176,9 +177,9 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
         if stopped or not real or finished:
             continue
         mal = decide(k, p)
-        win = (["query"] if state in ("rule1", "confirm") else []) + ([picked[0], picked[-1]] if picked else [])
+        win = (["query"] if rule1 else []) + ([picked[0], picked[-1]] if picked else [])
         ref.trace.append({"step": s, "window": win, "decision": "malicious" if mal else "benign",
-                          "rule": 1 if state in ("rule1", "confirm") else 3 if state == "rule3" else 2})
+                          "rule": 1 if rule1 else 3 if state == "rule3" else 2})
         if state == "confirm":
             if n >= cfg.r1:  # the first window with r1 response tokens decides
                 if not mal:

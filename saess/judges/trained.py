@@ -174,9 +174,17 @@ def train(rows: Sequence[CheckRow], *, folds: int = 5, seed: int = 0, l2: float 
         raise InputError("need at least 20 labelled harmful-prompt rows with both classes to train")
     X = np.array([features(r.prompt, r.response, r.prefill) for r in rows])
     y = np.array([1.0 if r.harmful else 0.0 for r in rows])
-    rng = np.random.default_rng(seed)
-    fold = rng.permutation(len(rows)) % folds
-    oof = np.zeros(len(rows))
+    thr, cv = cross_validate(X, y, l2, folds=folds, seed=seed)
+    w, b, mu, sd = fit_logistic(X, y, l2)
+    return {"features": list(FEATURES), "weights": w.tolist(), "bias": float(b), "mean": mu.tolist(),
+            "std": sd.tolist(), "threshold": thr, "l2": l2, "cv": cv, "n": len(rows), "positives": int(y.sum())}
+
+
+def cross_validate(X: np.ndarray, y: np.ndarray, l2: float, *, folds: int = 5, seed: int = 0) -> tuple[float, dict]:
+    """The F1-best threshold of `folds`-fold out-of-fold logistic-regression scores, and the
+    counts (tp, fp, fn, tn, precision, recall) of the out-of-fold predictions at it."""
+    fold = np.random.default_rng(seed).permutation(len(y)) % folds
+    oof = np.zeros(len(y))
     for f in range(folds):
         tr, te = fold != f, fold == f
         w, b, mu, sd = fit_logistic(X[tr], y[tr], l2)
@@ -185,12 +193,8 @@ def train(rows: Sequence[CheckRow], *, folds: int = 5, seed: int = 0, l2: float 
     pred = oof >= thr
     tp, fp = int((pred & (y == 1)).sum()), int((pred & (y == 0)).sum())
     fn, tn = int((~pred & (y == 1)).sum()), int((~pred & (y == 0)).sum())
-    w, b, mu, sd = fit_logistic(X, y, l2)
-    return {"features": list(FEATURES), "weights": w.tolist(), "bias": float(b), "mean": mu.tolist(),
-            "std": sd.tolist(), "threshold": thr, "l2": l2,
-            "cv": {"folds": folds, "seed": seed, "tp": tp, "fp": fp, "fn": fn, "tn": tn,
-                   "precision": tp / (tp + fp) if tp + fp else None, "recall": tp / (tp + fn) if tp + fn else None},
-            "n": len(rows), "positives": int(y.sum())}
+    return thr, {"folds": folds, "seed": seed, "tp": tp, "fp": fp, "fn": fn, "tn": tn,
+                 "precision": tp / (tp + fp) if tp + fp else None, "recall": tp / (tp + fn) if tp + fn else None}
 
 
 def _f1(cv: dict) -> float:

@@ -22,22 +22,13 @@ import torch
 
 from saess.judges.rules import RefusalRulesJudge
 from saess.model.registry import ModelRegistry
-from saess.model.tokens import collate
 from saess.stats import auroc
+from saess.training.pipeline import score_views
 from saess.training.views import response_view
 
 
-@torch.no_grad()
-def view_scores(model, items, r1: int, batch_size: int = 32) -> list[float]:
-    seqs = [response_view(model.encoder, p, r, 0, 0, r1, with_query=True) for p, r in items]
-    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-    out = {}
-    for s in range(0, len(order), batch_size):
-        idx = order[s:s + batch_size]
-        batch = collate([seqs[i] for i in idx], model.tokenizer.pad_token_id)
-        p = model.text_phase_safety_logits(batch).float().softmax(-1)[:, 1].tolist()
-        out.update(zip(idx, p, strict=True))
-    return [out[i] for i in range(len(seqs))]
+def view_scores(model, items, r1: int) -> list[float]:
+    return score_views(model, [response_view(model.encoder, p, r, 0, 0, r1, with_query=True) for p, r in items])
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ import torch
 
 from saess.judges.checksets import load_pyrit_harm, load_pyrit_objective
 from saess.judges.gold import load_gold
-from saess.judges.trained import L2_GRID, _best_threshold, _sigmoid, features, fit_logistic
+from saess.judges.trained import L2_GRID, _f1, _sigmoid, cross_validate, features, fit_logistic
 from saess.model.registry import ModelRegistry
 
 CACHE = "runs/s10/harm_emb.npz"
@@ -60,24 +60,12 @@ def embed(model, rows, batch_size: int = 16) -> np.ndarray:
     return np.concatenate(out)
 
 
-def fit_cv(X, y, folds=5, seed=0):
-    best = None
-    for l2 in L2_GRID + (30.0, 100.0):
-        fold = np.random.default_rng(seed).permutation(len(y)) % folds
-        oof = np.zeros(len(y))
-        for f in range(folds):
-            tr, te = fold != f, fold == f
-            w, b, mu, sd = fit_logistic(X[tr], y[tr], l2)
-            oof[te] = _sigmoid(((X[te] - mu) / sd) @ w + b)
-        thr = _best_threshold(oof, y)
-        p = oof >= thr
-        tp, fp, fn = int((p & (y == 1)).sum()), int((p & (y == 0)).sum()), int((~p & (y == 1)).sum())
-        f1 = 2 * tp / max(1, 2 * tp + fp + fn)
-        if best is None or f1 > best[0]:
-            best = (f1, l2, thr, tp, fp, fn)
-    f1, l2, thr, tp, fp, fn = best
+def fit_cv(X, y):
+    fits = [(l2, *cross_validate(X, y, l2)) for l2 in L2_GRID + (30.0, 100.0)]
+    l2, thr, cv = max(fits, key=lambda f: _f1(f[2]))  # the first best, as before
     w, b, mu, sd = fit_logistic(X, y, l2)
-    return (w, b, mu, sd, thr), f"l2 {l2}, CV F1 {f1:.3f} (precision {tp / max(1, tp + fp):.3f}, recall {tp / max(1, tp + fn):.3f})"
+    return (w, b, mu, sd, thr), (f"l2 {l2}, CV F1 {_f1(cv):.3f} (precision {cv['precision'] or 0:.3f}, "
+                                 f"recall {cv['recall'] or 0:.3f})")
 
 
 def report(name, model_, X, y):
