@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 
 import pytest
@@ -54,34 +55,68 @@ def _train(trained):
         m = _tiny(str(out))
         m.config.extra.update({"variant": "cls", "signal": True})
         m.save_pretrained(out / "final")
+        (out / "phase1" / "final").mkdir(parents=True)
+        (out / "phase1" / "final" / "safety.safetensors").write_bytes(b"")  # what --phase1-from checks
+        (out / "data").mkdir()
+        (out / "data" / "retain.jsonl").write_text(json.dumps({"prompt": "p", "response": "r"}) + "\n")
         return out / "final"
     return train
 
 
-def _rep(tmp_path, trained, registry, **kw):
+def _calibrate(calls):
+    """Stands in for `saess calibrate`: the run's answers answer no validation prompt (as on a
+    token budget), so the window threshold fails and the query threshold alone is calibrated."""
+    def calibrate(model, out, answers):
+        calls.append((model.parent.name, answers is not None))
+        if answers is not None:
+            raise InputError("--window-answers: none of its prompts is a benign prompt of the validation split")
+        shutil.copytree(model, out)
+        cfg = json.loads((out / "saess_config.json").read_text())
+        cfg["threshold"] = 0.3
+        cfg.setdefault("extra", {})["calibration"] = {"chosen": {"threshold": 0.3}}
+        (out / "saess_config.json").write_text(json.dumps(cfg))
+        return {"chosen": {"threshold": 0.3}}
+    return calibrate
+
+
+def _rep(tmp_path, trained, registry, calibrated=None, **kw):
     src = Sources(advbench={"prompts": _jsonl(tmp_path / "adv.jsonl", ADV)},
                   harmbench={"prompts": _jsonl(tmp_path / "hb.jsonl", HB)},
                   benign=_jsonl(tmp_path / "benign.jsonl", BENIGN))
     return Reproduction(SCALE, tmp_path / "rep", train_root=tmp_path / "runs", sources=src,
-                        train=_train(trained), registry=registry, quiet=True, **kw)
+                        train=_train(trained), calibrate=_calibrate([] if calibrated is None else calibrated),
+                        registry=registry, quiet=True, **kw)
 
 
 def test_quick_reproduction_runs_every_step_and_writes_results(tmp_path, tiny_models):
-    trained = []
-    rep = _rep(tmp_path, trained, tiny_models)
+    trained, calibrated = [], []
+    rep = _rep(tmp_path, trained, tiny_models, calibrated)
     state = rep.run()
     steps = state["steps"]
     assert set(steps) == {s.key for s in P.steps()}
     not_done = {k: v for k, v in steps.items() if v["status"] != "done"}
     # nanoGCG is optional (`.[gcg]`); without it only the standard GCG half is missing
     assert not not_done, not_done
-    # the three ablation models were trained on the quick token budget, lambda2 runs share one phase 1
-    assert sorted(n for n, _ in trained) == ["train-lam0.01", "train-lam0.1", "train-nop1", "train-retainall"]
+    # the ablation models were trained on the quick token budget, each one change from the recipe
+    names = ["train-lam0.01", "train-lam0.1", "train-noadapter", "train-noviews", "train-paperp1", "train-phase2"]
+    assert sorted(n for n, _ in trained) == names
     cfgs = {n: c for n, c in trained}
-    assert cfgs["train-nop1"].phase1_steps == 0 and cfgs["train-nop1"].phase2_steps == 4
-    assert {cfgs["train-lam0.1"].lam2, cfgs["train-lam0.01"].lam2} == {0.1, 0.01}
-    assert cfgs["train-retainall"].retain_limit == 4 and cfgs["train-nop1"].retain_limit == 2
-    assert all(c.val_limit == 16 for c in cfgs.values())
+    assert all(c.phase1_steps == 4 and c.phase1_epochs is None and c.val_limit == 16 and c.retain_limit == 2
+               for c in cfgs.values())
+    assert not cfgs["train-noviews"].phase1_views and cfgs["train-noadapter"].phase1_views
+    assert cfgs["train-noadapter"].cls_adapter_r == 0 and cfgs["train-noviews"].cls_adapter_r == 8
+    assert cfgs["train-paperp1"].phase1_finetune == "lora" and cfgs["train-noviews"].phase1_finetune == "none"
+    # the budget's phase-2 steps go only to the models that add an alignment phase
+    assert {n: c.phase2_steps for n, c in cfgs.items()} == {n: 4 if "lam" in n or "phase2" in n else 0 for n in names}
+    assert {cfgs["train-phase2"].lam2, cfgs["train-lam0.1"].lam2, cfgs["train-lam0.01"].lam2} == {0.5, 0.1, 0.01}
+    # the lambda2 models reuse the alignment-phase model's phase 1; the others train their own
+    assert cfgs["train-phase2"].phase1_from is None and cfgs["train-noviews"].phase1_from is None
+    assert cfgs["train-lam0.1"].phase1_from.endswith("train-phase2/phase1/final")
+    # every trained model was calibrated once before it was evaluated (window threshold tried, then query only)
+    assert sorted(calibrated) == sorted((n, w) for n in names for w in (True, False))
+    assert all(v["window_answers"] is None and v["threshold"] == 0.3 for v in state["calibrated"].values())
+    nv = json.loads((rep.out / "v-noviews" / "summary.json").read_text())
+    assert next(iter(nv["models"])).endswith("train-noviews/calibrated")
     # variants carry their strategic config into the eval run
     s = json.loads((rep.out / "v-tau3" / "summary.json").read_text())
     assert s["config"]["tau"] == 3 and s["models"][s["results"][0]["model"]]["reliance"] == "medium"
@@ -108,10 +143,10 @@ def test_quick_reproduction_runs_every_step_and_writes_results(tmp_path, tiny_mo
         assert (tmp_path / "figs" / f).stat().st_size > 0
     assert "](figs/main.png)" in md
 
-    # a second run reuses everything: no model is loaded, nothing is trained
-    n_loads, n_trained = len(tiny_models.loads), len(trained)
-    _rep(tmp_path, trained, tiny_models).run()
-    assert len(tiny_models.loads) == n_loads and len(trained) == n_trained
+    # a second run reuses everything: no model is loaded, nothing is trained or calibrated
+    n_loads, n_trained, n_cal = len(tiny_models.loads), len(trained), len(calibrated)
+    _rep(tmp_path, trained, tiny_models, calibrated).run()
+    assert len(tiny_models.loads) == n_loads and len(trained) == n_trained and len(calibrated) == n_cal
 
 
 def test_failed_step_is_recorded_and_the_rest_runs(tmp_path, tiny_models):
@@ -137,3 +172,19 @@ def test_bad_only_is_one_line(capsys):
     assert main(["-q", "reproduce", "--quick", "--only", "main,bogus", "--out", "/nonexistent/x"]) == 2
     err = capsys.readouterr().err
     assert "unknown group(s) bogus" in err and "Traceback" not in err
+
+
+def test_full_budget_models_under_train_root_are_calibrated_once_and_used(tmp_path, tiny_models):
+    runs = tmp_path / "runs"
+    for name, done in (("noviews", False), ("noadapter", True)):
+        m = _tiny(f"train-{name}")
+        if done:  # a calibrated copy put there by hand is used as it is
+            m.config.extra["calibration"] = {"chosen": {"threshold": 0.4}}
+        m.save_pretrained(runs / f"train-{name}" / "final")
+    calibrated = []
+    state = _rep(tmp_path, [], tiny_models, calibrated, groups=("ablations",), allow_train=False).run()
+    st = state["steps"]
+    assert calibrated == [("train-noviews", False)]  # no data/retain.jsonl there: the query threshold only
+    assert st["v-noviews"]["status"] == "done" and "train-noviews/calibrated" in st["v-noviews"]["command"]
+    assert st["v-noadapter"]["status"] == "done" and "train-noadapter/final" in st["v-noadapter"]["command"]
+    assert st["v-paperp1"]["status"] == "skipped" and "--no-train" in st["v-paperp1"]["note"]

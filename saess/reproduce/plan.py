@@ -39,7 +39,8 @@ class Scale:
     bench_tokens: int
     bench_repeats: int
     # Training budget of the models the reproduction trains (ablations); empty: the
-    # default model's own recipe (TRAIN_RECIPE).
+    # default model's own recipe (TRAIN_RECIPE). `phase1_steps` replaces the recipe's epochs;
+    # `phase2_steps` applies only to models that have an alignment phase.
     train_overrides: dict = field(default_factory=dict)
 
 
@@ -52,7 +53,9 @@ SCALES = {
                    max_templates=1, answer_tokens=48, token_counts=(5, 10, 20, 40), gcg_limit=1,
                    gcg_preset="cpu", gcg_steps=2, probe_limit=3, probe_steps=8, bench_tokens=32,
                    bench_repeats=1, train_overrides=dict(phase1_steps=4, phase2_steps=4, retain_limit=2,
-                                                         retain_max_new_tokens=16, val_limit=16)),
+                                                         retain_max_new_tokens=16, harmful_completions=2,
+                                                         completion_max_new_tokens=16, phase1_limit=64,
+                                                         val_limit=16, val_views_limit=16)),
     # What fits a working session on 2 CPU cores (about 1.5 hours beside training jobs);
     # the committed RESULTS.md comes from it.
     "standard": Scale("standard", limit=12, harmbench_limit=12, benign_limit=12, max_new_tokens=40,
@@ -67,18 +70,29 @@ SCALES = {
                   bench_repeats=3),
 }
 
-# The recipe of the committed `default` model (docs/training.md); trained ablation models
-# change one thing in it.
-TRAIN_RECIPE = dict(variant="cls", phase1_steps=150, phase1_head_lr=3e-3, phase2_steps=200, lam2=0.5,
-                    retain_limit=40, retain_max_new_tokens=64)
+# The recipe of the committed `default` model (v7aw, docs/training.md "Session 7": phase 1 only,
+# on queries, r1 views and response windows, with a rank-8 [CLS]-only adapter; the LM untouched).
+# Trained ablation models change one thing in it and are calibrated as `default` was (query
+# threshold at FPR 0.05 on the validation split; window threshold per answer on the run's own
+# base-model answers to benign validation prompts, `data/retain.jsonl`).
+TRAIN_RECIPE = dict(variant="cls", phase1_views=True, harmful_completions=128, cls_adapter_r=8,
+                    phase1_epochs=3, phase1_batch_size=16, phase1_head_lr=3e-3, phase2_steps=0,
+                    retain_limit=560, retain_shuffle=True,
+                    retain_prefer=("contrast", "edgy_handwritten", "overrefusal_train"),
+                    retain_max_new_tokens=96, phase1_limit=6000, val_views_limit=300)
+# The paper's alignment SFT phase, added to the recipe (its lambda2 rows share one phase 1).
+_PHASE2 = dict(phase2_steps=200, shared_phase1=True)
 TRAINED = {
-    "nop1": dict(phase1_steps=0),  # without the labelled-text phase
-    # Over-refusal fix: the base model answers every benign training prompt that ships
-    # without an answer (the default answered 40 of 643, so most benign edgy prompts
-    # never reached phase 2 and the LM learned to refuse whatever sounds dangerous).
-    "retainall": dict(retain_limit=None, shared_phase1=True),
-    "lam0.1": dict(lam2=0.1, shared_phase1=True),
-    "lam0.01": dict(lam2=0.01, shared_phase1=True),
+    # the paper's phase-1 data: whole prompt+answer texts only, no query views or response windows
+    "noviews": dict(phase1_views=False),
+    # no [CLS]-only adapter: the [CLS] embedding and the linear head are all phase 1 trains
+    "noadapter": dict(cls_adapter_r=0),
+    # the paper's phase 1: LoRA on the LM with L_lm (on 16 positions of each benign text) + lam1 L_cls,
+    # no [CLS]-only adapter; one epoch (the LM's forward cannot be memoised when the LM trains)
+    "paperp1": dict(cls_adapter_r=0, phase1_finetune="lora", phase1_lm_positions=16, phase1_epochs=1),
+    "phase2": dict(_PHASE2, lam2=0.5),
+    "lam0.1": dict(_PHASE2, lam2=0.1),
+    "lam0.01": dict(_PHASE2, lam2=0.01),
 }
 
 VARIANT_ATTACKS = ["direct", "prefill", "nested", "decoding"]
@@ -113,9 +127,12 @@ VARIANTS = {v.key: v for v in [
     Variant("base", "base", "base (SmolLM2-135M-Instruct)"),
     Variant("sft", "sft", "sft (plain SFT, no [CLS])"),
     Variant("aug", "aug", "aug (Qi et al. data augmentation)"),
-    Variant("default", "default", "default (CLS, medium, annealing, tau 2, r 10, lambda2 0.5)"),
-    Variant("nop1", "@nop1", "without the labelled-text phase"),
-    Variant("retainall", "@retainall", "default recipe + base answers for all benign training prompts"),
+    Variant("default", "default", "default (v7aw: phase 1 on views, [CLS] adapter r 8, calibrated thresholds; "
+                                  "medium, annealing, tau 2, r 10)"),
+    Variant("noviews", "@noviews", "phase 1 on whole texts only (no query views, no response windows)"),
+    Variant("noadapter", "@noadapter", "without the [CLS]-only adapter"),
+    Variant("paperp1", "@paperp1", "the paper's phase 1 (LoRA on the LM, L_lm + lam1 L_cls)"),
+    Variant("phase2", "@phase2", "+ the alignment SFT phase (200 steps, lambda2 0.5)"),
     Variant("first", "default", "without strategic attention (no re-evaluation: schedule first)",
             schedule="first"),
     Variant("low", "default", "without strategic decoding (reliance low)", reliance="low"),
@@ -126,25 +143,31 @@ VARIANTS = {v.key: v for v in [
     Variant("tau3", "default", "tau 3", tau=3),
     Variant("r5", "default", "r 5", window=5),
     Variant("r20", "default", "r 20", window=20),
-    Variant("th0.7", "default", "threshold 0.7", threshold=0.7),
-    Variant("th0.9", "default", "threshold 0.9", threshold=0.9),
-    Variant("lam0.1", "@lam0.1", "lambda2 0.1"),
-    Variant("lam0.01", "@lam0.01", "lambda2 0.01"),
+    Variant("th0.5", "default", "query threshold 0.5", threshold=0.5),
+    Variant("th0.7", "default", "query threshold 0.7", threshold=0.7),
+    Variant("th0.9", "default", "query threshold 0.9", threshold=0.9),
+    Variant("lam0.1", "@lam0.1", "+ the alignment SFT phase, lambda2 0.1"),
+    Variant("lam0.01", "@lam0.01", "+ the alignment SFT phase, lambda2 0.01"),
 ]}
 
 # Tables: (row label, variant key, the value the row varies)
-ABLATIONS = [("full method", "default"), ("w/o labelled-text phase", "nop1"),
-             ("+ answers for all benign training prompts (over-refusal fix)", "retainall"),
+ABLATIONS = [("full method", "default"),
+             ("w/o response views in phase 1 (whole texts only)", "noviews"),
+             ("w/o [CLS]-only adapter", "noadapter"),
+             ("the paper's phase 1 (LoRA on the LM with L_lm) instead", "paperp1"),
+             ("+ the alignment SFT phase (lambda2 0.5)", "phase2"),
              ("w/o strategic attention (schedule first)", "first"),
              ("w/o strategic decoding (reliance low)", "low"), ("high reliance", "high")]
 SCHEDULES = [("first", "first"), ("periodic", "periodic"), ("every", "every"), ("annealing", "default")]
 HYPER = {
-    "lambda2": [("0.01", "lam0.01"), ("0.1", "lam0.1"), ("0.5 (default)", "default")],
+    # default has no alignment phase; these rows add it (200 steps) with each lambda2
+    "lambda2 (+ alignment SFT phase)": [("0.01", "lam0.01"), ("0.1", "lam0.1"), ("0.5", "phase2")],
     "tau": [("1", "tau1"), ("2 (default)", "default"), ("3", "tau3")],
     "r": [("5", "r5"), ("10 (default)", "default"), ("20", "r20")],
     # Not in the paper (it fixes 0.5): the decision threshold on P(malicious), the knob
     # between over-refusal and missed harm when the head ranks well but is miscalibrated.
-    "threshold": [("0.5 (default)", "default"), ("0.7", "th0.7"), ("0.9", "th0.9")],
+    "query threshold": [("calibrated (default's own)", "default"), ("0.5", "th0.5"), ("0.7", "th0.7"),
+                        ("0.9", "th0.9")],
 }
 
 # Step names in run order; `--only` takes a comma-separated subset of the groups.

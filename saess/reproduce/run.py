@@ -10,6 +10,12 @@ Layout of `--out` (default `runs/reproduce`, `runs/reproduce-quick` with `--quic
   `gcg/` (suffix cache) and `gcg-*.jsonl`, `bench.json`, `probe.json`;
 - `models/` (quick only): ablation models trained on a token budget.
 
+A trained ablation model is calibrated as `default` was before it is evaluated (a
+`calibrated/` folder next to its `final/`; `saess calibrate`, section "Calibrating the decision
+threshold" of docs/training.md): the query threshold at FPR 0.05 on the validation split, and the
+window threshold per answer on the run's own base-model answers (`data/retain.jsonl`) when some of
+them answer benign validation prompts.
+
 A step already marked done is not run again; a failed step is retried on the next run;
 one failing step does not stop the others. Nothing computed is lost: every evaluation
 writes its samples as they are generated.
@@ -34,6 +40,7 @@ import transformers
 from saess.attacks.gcg import gcg
 from saess.errors import InputError, SaessError
 from saess.evaluation.benchmarks import load_benchmark
+from saess.evaluation.calibration import write_calibrated
 from saess.evaluation.config import EvalConfig, eval_command
 from saess.evaluation.runner import run_eval
 from saess.evaluation.store import write_json_atomic
@@ -64,6 +71,15 @@ def default_train(cfg: PipelineConfig, out: Path) -> Path:
     return run_pipeline(cfg, out)
 
 
+MAX_FPR = 0.05  # the budget `default` was calibrated with (query and window thresholds)
+
+
+def default_calibrate(model: Path, out: Path, window_answers: Path | None) -> dict:
+    """`saess calibrate --max-fpr 0.05 [--window-answers A --window-max-fpr 0.05]` into `out`."""
+    return write_calibrated(str(model), out, MAX_FPR, progress=False, window_answers=window_answers,
+                            window_max_fpr=MAX_FPR)
+
+
 @dataclass
 class Reproduction:
     scale: P.Scale
@@ -79,6 +95,7 @@ class Reproduction:
     # where model names are resolved, and how a model is trained (tests pass tiny ones)
     registry: ModelRegistry = field(default_factory=ModelRegistry)
     train: Callable = default_train
+    calibrate: Callable = default_calibrate
     state: dict = field(default_factory=dict)
 
     # --- state ---------------------------------------------------------------------------
@@ -150,40 +167,71 @@ class Reproduction:
 
     # --- models --------------------------------------------------------------------------
     def model_path(self, model: str) -> str:
-        """A model name for `saess eval`; "@NAME" is a model this reproduction trains."""
+        """A model name for `saess eval`; "@NAME" is a model this reproduction trains (and calibrates)."""
         if not model.startswith("@"):
             return model
         name = model[1:]
-        full = self.train_root / f"train-{name}" / "final"
-        if (full / "saess_config.json").exists():
-            return str(full)
+        full = self.train_root / f"train-{name}"
+        if (full / "final" / "saess_config.json").exists():
+            return self.calibrated(name, full)
         if not self.allow_train:
-            raise Skip(f"needs the trained model {name!r} ({full} does not exist; --no-train was given)")
+            raise Skip(f"needs the trained model {name!r} ({full / 'final'} does not exist; --no-train was given)")
         budget = self.scale.train_overrides
         root = (self.out / "models") if budget else self.train_root
         where = root / f"train-{name}"
-        if (where / "final" / "saess_config.json").exists():
-            return str(where / "final")
-        cfg = self.pipeline_config(name, root)
-        logger.info("reproduce: training %r into %s%s", name, where, " (token budget)" if budget else "")
+        if not (where / "final" / "saess_config.json").exists():
+            cfg = self.pipeline_config(name, root)
+            logger.info("reproduce: training %r into %s%s", name, where, " (token budget)" if budget else "")
+            t0 = time.time()
+            final = self.train(cfg, where)
+            self.state.setdefault("trained", {})[name] = {"path": str(final), "seconds": round(time.time() - t0, 1),
+                                                          "config": cfg.to_dict(),
+                                                          "budget": "token" if budget else "full"}
+            self.save_state()
+        return self.calibrated(name, where)
+
+    def calibrated(self, name: str, run: Path) -> str:
+        """`run/calibrated`, made from `run/final` once (a model whose config already records a
+        calibration, e.g. a calibrated copy put there by hand, is used as it is)."""
+        final, out = run / "final", run / "calibrated"
+        if (out / "saess_config.json").exists():
+            return str(out)
+        if "calibration" in (json.loads((final / "saess_config.json").read_text()).get("extra") or {}):
+            return str(final)
+        answers = run / "data" / "retain.jsonl"
+        answers = answers if answers.is_file() else None
         t0 = time.time()
-        final = self.train(cfg, where)
-        self.state.setdefault("trained", {})[name] = {"path": str(final), "seconds": round(time.time() - t0, 1),
-                                                      "config": cfg.to_dict(),
-                                                      "budget": "token" if budget else "full"}
+        try:
+            res = self.calibrate(final, out, answers)
+        except InputError as e:
+            if answers is None or "--window-answers" not in str(e):
+                raise
+            # none of the run's answers is to a benign validation prompt (a token budget's few): query only
+            logger.info("reproduce: %s: window threshold not calibrated (%s)", name, e)
+            answers, res = None, self.calibrate(final, out, None)
+        self.state.setdefault("calibrated", {})[name] = {
+            "path": str(out), "seconds": round(time.time() - t0, 1), "threshold": res["chosen"]["threshold"],
+            "window_threshold": (res.get("windows") or {}).get("chosen", {}).get("threshold"),
+            "window_answers": str(answers) if answers else None}
         self.save_state()
-        return str(final)
+        return str(out)
 
     def pipeline_config(self, name: str, root: Path) -> PipelineConfig:
         spec = dict(P.TRAINED[name])
         shared = spec.pop("shared_phase1", False)
-        kw = {**P.TRAIN_RECIPE, **self.scale.train_overrides, **spec}  # the ablation itself wins
-        if self.scale.train_overrides.get("retain_limit") and kw.get("retain_limit") is None:
-            # on a token budget "answer every benign prompt" (hundreds) becomes twice the budget's answers
-            kw["retain_limit"] = 2 * self.scale.train_overrides["retain_limit"]
-        if shared and kw.get("phase1_steps", 0) > 0:
+        kw = {**P.TRAIN_RECIPE, **spec}
+        for k, v in self.scale.train_overrides.items():  # a token budget shrinks what the model has
+            if k == "phase2_steps":
+                kw[k] = v if kw.get(k) else 0
+            elif k == "phase1_steps":
+                kw.update(phase1_steps=v, phase1_epochs=None)
+            else:
+                kw[k] = v
+        if shared:
+            # the models that add only an alignment phase share the recipe's phase 1
             cands = [] if self.scale.train_overrides else [self.train_root / "train-default" / "phase1" / "final"]
-            cands += [root / f"train-{n}" / "phase1" / "final" for n in P.TRAINED if n != name]
+            cands += [root / f"train-{n}" / "phase1" / "final" for n, sp in P.TRAINED.items()
+                      if n != name and sp.get("shared_phase1")]
             got = next((c for c in cands if (c / "safety.safetensors").exists()), None)
             if got is not None:
                 kw["phase1_from"] = str(got)
