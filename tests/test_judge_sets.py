@@ -11,7 +11,7 @@ import pytest
 
 from saess.errors import InputError
 from saess.evaluation.corrected import add_corrections
-from saess.judges.checksets import read_pyrit_harm, read_pyrit_refusal, read_xstest_file
+from saess.judges.checksets import CheckRow, read_pyrit_harm, read_pyrit_refusal, read_xstest_file
 from saess.judges.correction import JudgeAccuracy, corrected_rate, rogan_gladen
 from saess.judges.gold import GOLD_DIR, WARNING, _read_gold_file, load_gold
 from saess.judges.rules import RefusalRulesJudge, find_refusal
@@ -379,3 +379,18 @@ def test_correct_only_uses_the_counts_of_a_committed_summary(tmp_path, capsys):
     empty.mkdir()
     assert main(["judge", "--correct-only", str(empty)]) == 2
     assert "no summary.json" in capsys.readouterr().err
+
+
+def test_trained_refusal_judge_always_rows_train_every_fold_but_are_never_scored():
+    from saess.judges.refusal_model import train
+
+    rows = _toy_refusal_rows()
+    extra = [CheckRow("synthetic", f"s{i}", "q", "Let's talk about xylophones instead, shall we?", "refusal",
+                      refusal=True) for i in range(6)]
+    base, more = train(rows), train(rows, always=extra)
+    # the CV scores the same development rows (folds = sources of `rows` only)
+    assert more["cv"]["folds"] == base["cv"]["folds"] == ["xstest:m0", "xstest:m1", "xstest:m2"]
+    n_cv = lambda m: sum(m["cv"][k] for k in ("tp", "fp", "fn", "tn"))  # noqa: E731
+    assert n_cv(more) == n_cv(base) == len(rows)
+    assert (more["n"], more["n_always"], base["n_always"]) == (len(rows) + 6, 6, 0)
+    assert "xylophones" in more["vocab"] and "xylophones" not in base["vocab"]  # the final fit saw them

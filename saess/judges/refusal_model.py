@@ -90,29 +90,35 @@ def _group(r: CheckRow) -> str:
     return f"xstest:{r.meta['model']}" if r.set == "xstest" else r.set
 
 
-def train(rows: Sequence[CheckRow]) -> dict:
+def train(rows: Sequence[CheckRow], always: Sequence[CheckRow] = ()) -> dict:
     """Fit on `rows` (refusal labels). Opening length, L2 strength and threshold are chosen by
     leave-one-source-out cross-validation (sources: the gold split, each XSTest model), the best F1
     of the rules-or-model prediction: a judge is applied to models it never saw, so the folds are
-    models, not random rows."""
+    models, not random rows. `always`: rows in the training part of every fold and of the final
+    fit, never a fold themselves (written examples: the CV measures the same folds with or without
+    them)."""
     rows = [r for r in rows if r.refusal is not None]
+    always = [r for r in always if r.refusal is not None]
     if len(rows) < 40 or len({r.refusal for r in rows}) < 2:
         raise InputError("need at least 40 refusal-labelled rows with both classes to train")
     groups = sorted({_group(r) for r in rows})
     if len(groups) < 2:
         raise InputError("need rows from at least two sources (the folds are sources)")
-    grp = np.array([groups.index(_group(r)) for r in rows])
+    n = len(rows)
+    rows_all = rows + always
+    grp = np.array([groups.index(_group(r)) for r in rows] + [-1] * len(always))
     rule = np.array([find_refusal(strip_prefill(r.response, r.prefill)) is not None for r in rows])
-    y = np.array([1.0 if r.refusal else 0.0 for r in rows])
+    y_all = np.array([1.0 if r.refusal else 0.0 for r in rows_all])
+    y = y_all[:n]
     best, grid = None, {}
     for hc in HEAD_CHARS_GRID:
-        grams = [ngrams(r.response, r.prefill, hc) for r in rows]
+        grams = [ngrams(r.response, r.prefill, hc) for r in rows_all]
         for l2 in L2_GRID:
-            oof = np.zeros(len(rows))
+            oof = np.zeros(n)
             for g in range(len(groups)):
-                tr, te = grp != g, grp == g
-                m = _fit([grams[i] for i in np.flatnonzero(tr)], y[tr], l2)
-                oof[te] = _score([grams[i] for i in np.flatnonzero(te)], m)
+                tr, te = grp != g, np.flatnonzero(grp == g)
+                m = _fit([grams[i] for i in np.flatnonzero(tr)], y_all[tr], l2)
+                oof[te] = _score([grams[i] for i in te], m)
             cell = None
             for t in np.unique(np.round(oof, 3)):
                 pred = rule | (oof >= t)
@@ -125,12 +131,12 @@ def train(rows: Sequence[CheckRow]) -> dict:
             if best is None or cell[0] > best[0]:
                 best = cell
     f1, hc, l2, thr, cv = best
-    vocab, w, b, mu, sd = _fit([ngrams(r.response, r.prefill, hc) for r in rows], y, l2)
+    vocab, w, b, mu, sd = _fit([ngrams(r.response, r.prefill, hc) for r in rows_all], y_all, l2)
     cv.update(folds=groups, f1=round(f1, 4), precision=cv["tp"] / max(1, cv["tp"] + cv["fp"]),
               recall=cv["tp"] / max(1, cv["tp"] + cv["fn"]))
     return {"head_chars": hc, "min_df": MIN_DF, "vocab": list(vocab), "weights": w.tolist(), "bias": float(b),
             "mean": mu.tolist(), "std": sd.tolist(), "threshold": thr, "l2": l2, "cv": cv, "grid_f1": grid,
-            "n": len(rows), "positives": int(y.sum())}
+            "n": len(rows_all), "positives": int(y_all.sum()), "n_always": len(always)}
 
 
 class TrainedRefusalJudge:
