@@ -70,16 +70,16 @@ SCALES = {
                   bench_repeats=3),
 }
 
-# The recipe of the committed `default` model (v11w, docs/training.md "Session 11": phase 1 only,
+# The recipe of the committed `default` model (v7aw, docs/training.md "Session 7": phase 1 only,
 # on queries, r1 views and response windows, with a rank-8 [CLS]-only adapter; the LM untouched).
 # Trained ablation models change one thing in it and are calibrated as `default` was (query
 # threshold at FPR 0.05 on the validation split; window threshold per answer on the run's own
 # base-model answers to benign validation prompts, `data/retain.jsonl`).
-TRAIN_RECIPE = dict(variant="cls", phase1_views=True, harmful_completions=192, cls_adapter_r=8,
+TRAIN_RECIPE = dict(variant="cls", phase1_views=True, harmful_completions=128, cls_adapter_r=8,
                     phase1_epochs=3, phase1_batch_size=16, phase1_head_lr=3e-3, phase2_steps=0,
                     retain_limit=560, retain_shuffle=True,
                     retain_prefer=("contrast", "edgy_handwritten", "overrefusal_train"),
-                    retain_max_new_tokens=96, phase1_limit=7000, val_views_limit=300)
+                    retain_max_new_tokens=96, phase1_limit=6000, val_views_limit=300)
 # The paper's alignment SFT phase, added to the recipe (its lambda2 rows share one phase 1).
 _PHASE2 = dict(phase2_steps=200, shared_phase1=True)
 TRAINED = {
@@ -127,7 +127,7 @@ VARIANTS = {v.key: v for v in [
     Variant("base", "base", "base (SmolLM2-135M-Instruct)"),
     Variant("sft", "sft", "sft (plain SFT, no [CLS])"),
     Variant("aug", "aug", "aug (Qi et al. data augmentation)"),
-    Variant("default", "default", "default (v11w: phase 1 on views, [CLS] adapter r 8, calibrated thresholds; "
+    Variant("default", "default", "default (v7aw: phase 1 on views, [CLS] adapter r 8, calibrated thresholds; "
                                   "medium, annealing, tau 2, r 10)"),
     Variant("noviews", "@noviews", "phase 1 on whole texts only (no query views, no response windows)"),
     Variant("noadapter", "@noadapter", "without the [CLS]-only adapter"),
