@@ -28,13 +28,19 @@ CONFIRM_CASES = [(s, r, p, True) for s in ("periodic", "every", "annealing") for
                  for p in ("confirmed", "released")]
 
 
-@pytest.mark.parametrize("schedule,reliance,pattern,confirm", [
-    *[(s, r, p, False) for s in ("first", "periodic", "every", "annealing") for r in ("low", "medium", "high", "off")
-      for p in ("random-head", "flip")],
-    *CONFIRM_CASES])
-def test_cached_equals_full_recomputation(model, schedule, reliance, pattern, confirm):
+# generated tokens do not attend to [CLS] (only the head reads it)
+HIDDEN_CASES = [(s, r, p, False, False) for s in ("periodic", "annealing") for r in ("medium", "high")
+                for p in ("random-head", "flip")]
+
+
+@pytest.mark.parametrize("schedule,reliance,pattern,confirm,reads", [
+    *[(s, r, p, False, True) for s in ("first", "periodic", "every", "annealing")
+      for r in ("low", "medium", "high", "off") for p in ("random-head", "flip")],
+    *[(*c, True) for c in CONFIRM_CASES], *HIDDEN_CASES])
+def test_cached_equals_full_recomputation(model, schedule, reliance, pattern, confirm, reads):
     """The engine against `reference.recompute`, which derives windows and decisions itself."""
-    cfg = StrategicConfig(schedule=schedule, reliance=reliance, period=3, tau=2, r1=4, r2=3, r3=2, confirm=confirm)
+    cfg = StrategicConfig(schedule=schedule, reliance=reliance, period=3, tau=2, r1=4, r2=3, r3=2, confirm=confirm,
+                          lm_reads_cls=reads)
     decide = None
     patterns = {"flip": lambda k: k >= 3,  # benign query, then malicious from call 3 on: rule 3 and insertion
                 "confirmed": lambda k: True,  # a malicious query confirmed on its first r1 tokens
@@ -478,3 +484,39 @@ def test_window_threshold_resolution(model):
         model.config.threshold, model.config.window_threshold = old
     with pytest.raises(InputError, match="window threshold"):
         StrategicConfig(window_threshold=1.0)
+
+
+def test_lm_reads_cls_off_writes_the_base_models_tokens_until_a_rule_acts():
+    """lm_reads_cls=False: the [CLS] state reaches the head only, so while no rule acts the logits
+    are the plain language model's (reliance off); with it on, this model's [CLS] moves them."""
+    m = sharp_model()
+    sp = SamplingConfig(max_new_tokens=10, ignore_eos=True)
+    m.safety_logit_hook = forced(lambda k: False)  # benign throughout: no rule acts
+    try:
+        def logits(**kw):
+            r = SafeGenerator(m, StrategicConfig(schedule="every", **kw)).generate(PROMPTS[:2], sampling=sp, record=True)
+            return torch.stack([s["logits"] for s in r[0].debug["steps"]])
+        plain, hidden, reads = logits(reliance="off"), logits(lm_reads_cls=False), logits(lm_reads_cls=True)
+    finally:
+        m.safety_logit_hook = None
+    torch.testing.assert_close(hidden, plain, atol=1e-4, rtol=0)
+    assert not torch.allclose(reads, plain, atol=1e-2)
+    # the head still judges: a malicious query gets the guide either way
+    m.safety_logit_hook = forced(lambda k: True)
+    try:
+        r = SafeGenerator(m, StrategicConfig(lm_reads_cls=False)).generate(PROMPTS[:1], sampling=sp)[0]
+    finally:
+        m.safety_logit_hook = None
+    assert r.response.startswith(GUIDE_TEXT[:20])
+
+
+def test_lm_reads_cls_resolution(model):
+    assert StrategicConfig().for_model(model).lm_reads_cls is True  # the paper's, unless the model says
+    model.config.lm_reads_cls = False
+    try:
+        assert StrategicConfig().for_model(model).lm_reads_cls is False
+        assert StrategicConfig(lm_reads_cls=True).for_model(model).lm_reads_cls is True
+    finally:
+        model.config.lm_reads_cls = True
+    with pytest.raises(InputError, match="lm_reads_cls"):
+        StrategicConfig(lm_reads_cls="yes")

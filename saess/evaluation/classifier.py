@@ -92,7 +92,9 @@ def classifier_report(model, name: str, limit: int | None = None, batch_size: in
     if limit is not None and limit < 1:
         raise InputError("--limit must be >= 1")
     res = {"model": name, "classifier": classifier_metrics(model, limit, batch_size, progress)}
-    trained = benign_answer_loss(model, signal=model.config.extra.get("signal", True))
+    # the answer tokens attend to [CLS] as they do while generating (not at all when lm_reads_cls is off)
+    reads = bool(model.config.extra.get("signal", True)) and getattr(model.config, "lm_reads_cls", True)
+    trained = benign_answer_loss(model, signal=reads)
     base = SafetyModel.from_base(model.config.base_model)
     before = benign_answer_loss(base, signal=False)
     res["utility"] = {"benign_answer_lm_loss_base": before["lm_loss"], "benign_answer_lm_loss_trained":

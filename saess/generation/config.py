@@ -44,6 +44,11 @@ class StrategicConfig:
     confirm_below: with `confirm`, only query judgements with P(malicious) below this are
         confirmed; a query the head is surer of is acted on at once. None: the model's own
         (`confirm_below` in its config), else 1.0 (every malicious query judgement waits).
+    lm_reads_cls: (ours; the paper: yes) whether generated tokens attend to the `[CLS]` state.
+        False: the `[CLS]` state goes to the head and strategic decoding only and the language
+        model computes exactly the base model's tokens (its answers change only where a rule acts).
+        A model trained without the alignment phase never learned to read `[CLS]`. None: the
+        model's own (`lm_reads_cls` in its config, true unless set). docs/method.md, section 2.
     """
 
     reliance: str = "medium"
@@ -63,6 +68,7 @@ class StrategicConfig:
     window_threshold: float | None = None
     confirm: bool | None = None
     confirm_below: float | None = None
+    lm_reads_cls: bool | None = None
     guide_text: str = GUIDE_TEXT
     refusal_text: str = REFUSAL_TEXT
 
@@ -87,6 +93,8 @@ class StrategicConfig:
             raise InputError(f"window threshold must be in (0, 1), got {self.window_threshold}")
         if self.confirm is not None and not isinstance(self.confirm, bool):
             raise InputError(f"confirm must be true or false, got {self.confirm!r}")
+        if self.lm_reads_cls is not None and not isinstance(self.lm_reads_cls, bool):
+            raise InputError(f"lm_reads_cls must be true or false, got {self.lm_reads_cls!r}")
         if self.confirm_below is not None and not 0.0 < self.confirm_below <= 1.0:
             raise InputError(f"confirm_below must be in (0, 1], got {self.confirm_below}")
         if self.confirm and self.schedule == "first":
@@ -98,7 +106,8 @@ class StrategicConfig:
     def for_model(self, model) -> StrategicConfig:
         """This config with None settings resolved: `threshold` to the model's own decision
         threshold, `window_threshold` to the model's own window threshold, else to `threshold`,
-        `confirm` to the model's own (off unless its config sets it; never under schedule 'first')."""
+        `confirm` to the model's own (off unless its config sets it; never under schedule 'first'),
+        `lm_reads_cls` to the model's own (true unless its config sets it)."""
         thr = self.threshold if self.threshold is not None else float(getattr(model.config, "threshold", 0.5))
         win = self.window_threshold
         if win is None:
@@ -110,7 +119,11 @@ class StrategicConfig:
         if below is None:
             own = getattr(model.config, "confirm_below", None)
             below = float(own) if own is not None else 1.0
-        return replace(self, threshold=thr, window_threshold=win, confirm=confirm, confirm_below=below)
+        reads = self.lm_reads_cls
+        if reads is None:
+            reads = bool(getattr(model.config, "lm_reads_cls", True))
+        return replace(self, threshold=thr, window_threshold=win, confirm=confirm, confirm_below=below,
+                       lm_reads_cls=reads)
 
     def confirms(self, p_query: float) -> bool:
         """Whether a query judged malicious with P(malicious) = p_query waits for its confirmation

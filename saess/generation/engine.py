@@ -160,6 +160,7 @@ class SafeGenerator:
         B = len(seqs)
         dev = m.device
         signal = cfg.reliance != "off"
+        reads = signal and cfg.lm_reads_cls  # generated tokens attend to the [CLS] state
         processors = self._processors(sp)
         gen = torch.Generator(device=dev).manual_seed(sp.seed) if sp.do_sample else None
 
@@ -171,7 +172,7 @@ class SafeGenerator:
         is_query_content = batch.content & ~batch.is_response
 
         # --- prompt pass ---
-        mask = m.phase_mask(batch, "align", signal=signal)
+        mask = m.phase_mask(batch, "align", signal=reads)
         with torch.no_grad():
             logits, hidden, cache = m.run(batch.input_ids, batch.position_ids, mask, cache=unevicting_cache(),
                                           use_cache=True, logits_to_keep=1)
@@ -249,7 +250,7 @@ class SafeGenerator:
             is_query_content = torch.cat([is_query_content, torch.zeros_like(tv)], 1)
             K = valid.shape[1]  # keys incl. this token
             tok_row = valid.clone()
-            tok_row[:, 0] = signal
+            tok_row[:, 0] = reads
             tok_row[:, -1] = True
             if evaluate:
                 # three query rows: the token (old [CLS]), the new [CLS] (its window), the token
@@ -262,7 +263,7 @@ class SafeGenerator:
                 no, yes = (torch.full((B, 1), v, dtype=torch.bool, device=dev) for v in (False, True))
                 allowed = torch.stack([torch.cat([tok_row, no, no], 1),
                                        torch.cat([window, yes, no], 1),
-                                       torch.cat([dup_row, yes if signal else no, yes], 1)], 1)
+                                       torch.cat([dup_row, yes if reads else no, yes], 1)], 1)
                 ids = torch.cat([tok_t, torch.full_like(tok_t, cls_id), tok_t], 1)
                 pos = torch.stack([next_pos, torch.zeros_like(next_pos), next_pos], 1)
                 cls_mask = torch.zeros_like(ids, dtype=torch.bool)

@@ -60,6 +60,7 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
     cfg = cfg.for_model(model)
     decide = decide or (lambda _k, p: p >= cfg.threshold)
     signal = cfg.reliance != "off"
+    reads = signal and cfg.lm_reads_cls  # generated tokens attend to the [CLS] state
     batch = debug["batch"]
     eos = set(debug["eos_ids"])
     cls_id = model.config.cls_token_id
@@ -75,7 +76,7 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
     # response tokens: (extended index, is content), in order; the prefill first
     response = [(i, bool(batch.content[b, i])) for i in range(P) if batch.valid[b, i] and batch.is_response[b, i]]
     prompt_allowed = build_cls_mask(batch.valid[b:b + 1], (batch.content & ~batch.is_response)[b:b + 1],
-                                    batch.is_response[b:b + 1] if signal else torch.zeros_like(batch.valid[b:b + 1]),
+                                    batch.is_response[b:b + 1] if reads else torch.zeros_like(batch.valid[b:b + 1]),
                                     dtype=torch.float32)[0, 0] == 0
     rows: list[tuple[str, int, object]] = []  # rows after the prompt: (kind, index, keys or latest [CLS])
 
@@ -94,7 +95,7 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
             if kind == "copy":
                 earlier = [j for j in earlier if j != i - 2]  # not its first copy
             allowed[i, earlier] = True
-            if signal:
+            if reads:
                 allowed[i, data] = True
         n = upto
         mask = bool_to_float_mask(allowed[None, None, :n, :n], model.dtype).to(model.device)

@@ -63,6 +63,9 @@ class SafetyConfig:
     # a malicious query judgement is confirmed on the first r1 response tokens (StrategicConfig.confirm)
     confirm: bool = False
     confirm_below: float | None = None  # ... only below this P(malicious); None: every flagged query
+    # Whether response tokens attend to the [CLS] state while generating (the paper's design; phase 2
+    # teaches the LM to read it). False: only the head reads [CLS] (StrategicConfig.lm_reads_cls).
+    lm_reads_cls: bool = True
     # [CLS]-only adapter (saess.model.cls_adapter): rank 0 = none.
     cls_adapter_r: int = 0
     cls_adapter_alpha: float = 16.0
