@@ -110,7 +110,7 @@ def add_strategic_args(p: argparse.ArgumentParser, title: str = "safety signal (
                  "confirm_below": "the model's own when set, else 1",
                  "lm_reads_cls": "the model's own: on unless its saess_config.json sets it"}.get(name, d)
         g.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_STRATEGIC_TYPES.get(name, str), default=None,
-                       metavar="P" if name.endswith(("threshold", "below")) else "on|off" if name in ("confirm", "lm_reads_cls") else None,
+                       metavar="P" if name.endswith(("threshold", "below")) else "on|off" if _STRATEGIC_TYPES.get(name) is on_off else None,
                        help=f"{text} (default: {shown})")
     if window:
         g.add_argument("--window", type=int, default=None, metavar="R",

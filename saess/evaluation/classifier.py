@@ -21,6 +21,7 @@ from tqdm import tqdm
 from saess.data.recipes import build_recipe
 from saess.data.sources import load_advbench, load_harmbench, load_source
 from saess.errors import InputError
+from saess.generation import StrategicConfig
 from saess.model import SafetyModel
 from saess.stats import auroc  # noqa: F401  (re-exported: saess.evaluation.classifier.auroc)
 from saess.training import SafetyTrainer, TrainConfig
@@ -93,7 +94,7 @@ def classifier_report(model, name: str, limit: int | None = None, batch_size: in
         raise InputError("--limit must be >= 1")
     res = {"model": name, "classifier": classifier_metrics(model, limit, batch_size, progress)}
     # the answer tokens attend to [CLS] as they do while generating (not at all when lm_reads_cls is off)
-    reads = bool(model.config.extra.get("signal", True)) and getattr(model.config, "lm_reads_cls", True)
+    reads = bool(model.config.extra.get("signal", True)) and StrategicConfig().for_model(model).lm_reads_cls
     trained = benign_answer_loss(model, signal=reads)
     base = SafetyModel.from_base(model.config.base_model)
     before = benign_answer_loss(base, signal=False)
