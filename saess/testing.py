@@ -8,12 +8,14 @@ the Llama, Qwen2 or Gemma family with hidden size 32 over that vocabulary.
 
 `TinyRegistry` is a `ModelRegistry` whose names map to models built in code: pass it to
 `saess.cli.main`, `run_eval`, `run_bench` or `Reproduction` to run them on tiny models.
+`SAESS_TEST_DEVICE=cuda` puts the models of `tiny_safety_model` on that device (the tests on a GPU).
 `save_tiny_lm(folder)` writes a tiny LM and its tokenizer as a plain transformers folder,
 which every command accepts as `--model FOLDER` (what a child process can load).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -126,7 +128,7 @@ def tiny_safety_model(arch: str = "llama", style: str = "chatml", seed: int = 0,
         g = torch.Generator().manual_seed(seed + 1)
         model.safety_head.weight.copy_(torch.randn(model.safety_head.weight.shape, generator=g))
         model.cls_embedding.add_(torch.randn(model.cls_embedding.shape, generator=g))
-    return model.eval()
+    return model.to(os.environ.get("SAESS_TEST_DEVICE", "cpu")).eval()
 
 
 def forced_head(pattern: Callable[[int], bool]) -> Callable[[torch.Tensor], torch.Tensor]:

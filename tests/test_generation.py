@@ -79,7 +79,7 @@ def sharp_model():
                 p.mul_(8)
             if n.endswith("model.norm.weight"):
                 p.mul_(30)
-        m.cls_embedding.add_(torch.randn(m.cls_embedding.shape, generator=torch.Generator().manual_seed(0)) * 5)
+        m.cls_embedding.add_(torch.randn(m.cls_embedding.shape, generator=torch.Generator().manual_seed(0)).to(m.device) * 5)
     return m
 
 

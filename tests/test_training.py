@@ -169,3 +169,41 @@ def test_phase1_from_is_checked(tmp_path):
     assert PipelineConfig(variant="cls", phase1_from=str(tmp_path / "p1")).phase1_from
     with pytest.raises(InputError, match="--val-limit must be >= 1, got 0"):
         PipelineConfig(val_limit=0)
+
+
+def test_training_device_gives_each_process_its_gpu_or_the_cpu(monkeypatch):
+    """`saess train --device` default: the process's GPU (LOCAL_RANK) when every process on the machine can
+    have one; otherwise all of them on the CPU (gloo), never an ordinal that does not exist."""
+    from saess.training.trainer import training_device
+
+    assert training_device("cuda:3") == "cuda:3"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert training_device(None) == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert training_device(None) == "cuda:0"
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert training_device(None) == "cuda:1"
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "3")  # three processes, two GPUs
+    assert training_device(None) == "cpu"
+
+
+def test_run_pipeline_loads_the_base_model_on_the_training_device(tmp_path, monkeypatch):
+    """`run_pipeline(device=...)` (`saess train --device`) loads the base model there; before, training
+    never left the CPU even with a GPU visible."""
+    from saess.model import SafetyModel
+    from saess.training.pipeline import PipelineConfig, run_pipeline
+
+    seen = {}
+
+    def fake_from_base(name, **kw):
+        seen.update(kw, name=name)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(SafetyModel, "from_base", staticmethod(fake_from_base))
+    with pytest.raises(RuntimeError, match="stop here"):
+        run_pipeline(PipelineConfig(), tmp_path, device="cuda:1")
+    assert seen == {"name": "base", "device": "cuda:1"}

@@ -50,19 +50,29 @@ def _time_steps(trainer: SafetyTrainer, cfg: TrainBenchConfig) -> float:
     trainer._setup()
     for s in range(cfg.warmup):
         trainer.train_step(s)
+    _sync(trainer.model)
     t0 = time.perf_counter()
     for s in range(cfg.steps):
         trainer.train_step(cfg.warmup + s)
+    _sync(trainer.model)
     return (time.perf_counter() - t0) / cfg.steps
+
+
+def _sync(model) -> None:
+    """Wait for a GPU's queued work, so that the clock reads what the steps cost."""
+    if model.device.type == "cuda":
+        torch.cuda.synchronize(model.device)
 
 
 def run_train_bench(make_model, cfg: TrainBenchConfig) -> dict:
     """`make_model()` returns a fresh SafetyModel; every row gets its own copy."""
     chats = _chats(cfg.batch_size * (cfg.steps + cfg.warmup), cfg)
     rows: dict[str, float] = {}
+    devices: set[str] = set()
 
     def phase1(adapter: bool, two_pass: bool) -> float:
         m = make_model()
+        devices.add(str(m.device))
         if adapter:
             m.add_cls_adapter(cfg.adapter_r, 2 * cfg.adapter_r)
         seqs = [m.encoder.encode_text(f"{p}\n\n{a}", y) for p, a, y in chats]
@@ -75,6 +85,7 @@ def run_train_bench(make_model, cfg: TrainBenchConfig) -> dict:
 
     def phase2(adapter: bool) -> float:
         m = make_model()
+        devices.add(str(m.device))
         if adapter:
             m.add_cls_adapter(cfg.adapter_r, 2 * cfg.adapter_r)
         m.add_lora(r=cfg.lora_r, alpha=2 * cfg.lora_r)
@@ -89,7 +100,7 @@ def run_train_bench(make_model, cfg: TrainBenchConfig) -> dict:
     rows["phase2_lora"] = phase2(adapter=False)
     rows["phase2_lora_adapter"] = phase2(adapter=True)
     base = rows["phase1_full"]
-    return {"config": cfg.__dict__, "threads": torch.get_num_threads(),
+    return {"config": cfg.__dict__, "threads": torch.get_num_threads(), "device": ", ".join(sorted(devices)),
             "rows": {k: {"s_per_step": round(v, 3), "seq_per_s": round(cfg.batch_size / v, 2),
                          "vs_phase1_full": round(v / base, 3)} for k, v in rows.items()}}
 

@@ -15,7 +15,7 @@ from saess.model.registry import load_safety_model
 from saess.training.bench import TrainBenchConfig, run_train_bench
 from saess.training.config import TrainConfig
 from saess.training.pipeline import VARIANTS, PipelineConfig, publish, run_pipeline
-from saess.training.trainer import init_distributed, world
+from saess.training.trainer import init_distributed, training_device, world
 
 logger = logging.getLogger("saess")
 P, T, B = PipelineConfig, TrainConfig, TrainBenchConfig
@@ -91,6 +91,8 @@ def register_training_commands(sub) -> None:
     p.add_argument("--val-views-limit", type=int, default=P.val_views_limit,
                    help="validation queries and windows scored for the AUROC after each phase")
     p.add_argument("--seed", type=int, default=T.seed)
+    p.add_argument("--device", default=None,
+                   help="cpu, cuda, cuda:1 ... (default: a visible GPU, LOCAL_RANK's under torchrun, else cpu)")
     p.add_argument("--publish", default=None, metavar="NAME",
                    help="copy the result to saess/artifacts/NAME (default, sft, aug) so --model NAME loads it")
     p.set_defaults(func=cmd_train)
@@ -100,6 +102,7 @@ def register_training_commands(sub) -> None:
     b.add_argument("--batch-size", type=int, default=B.batch_size)
     b.add_argument("--steps", type=int, default=B.steps)
     b.add_argument("--adapter-r", type=int, default=B.adapter_r)
+    b.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     b.add_argument("--out", default=None, help="also write the JSON here")
     b.set_defaults(func=cmd_bench_train)
 
@@ -137,7 +140,8 @@ def config_from_args(args) -> PipelineConfig:
 
 def cmd_bench_train(args) -> int:
     cfg = TrainBenchConfig(batch_size=args.batch_size, steps=args.steps, adapter_r=args.adapter_r)
-    res = run_train_bench(lambda: SafetyModel.from_base(args.model), cfg)
+    device = training_device(args.device)
+    res = run_train_bench(lambda: SafetyModel.from_base(args.model, device=device), cfg)
     text = json.dumps(res, indent=2)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -160,7 +164,7 @@ def cmd_signal_report(args) -> int:
 def cmd_train(args) -> int:
     cfg = config_from_args(args)
     init_distributed()
-    final = run_pipeline(cfg, args.out)
+    final = run_pipeline(cfg, args.out, device=args.device)
     rank, _ = world()
     if rank == 0:
         logger.info("trained model in %s", final)

@@ -91,6 +91,6 @@ class KVStore:
         path = self._path(sequence_key(seq))
         path.parent.mkdir(exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        save_file({"keys": kv[0].contiguous(), "values": kv[1].contiguous()}, tmp)
+        save_file({"keys": kv[0].contiguous().cpu(), "values": kv[1].contiguous().cpu()}, tmp)
         os.replace(tmp, path)
         self.writes += 1

@@ -37,7 +37,7 @@ from saess.model.tokens import IGNORE, collate
 from saess.runtime import batch_then_one_by_one
 from saess.stats import auroc
 from saess.training.config import TrainConfig
-from saess.training.trainer import SafetyTrainer, load_trainable, world
+from saess.training.trainer import SafetyTrainer, load_trainable, training_device, world
 from saess.training.views import query_view, response_views
 
 logger = logging.getLogger(__name__)
@@ -335,14 +335,16 @@ def _validation_report(model, enc, val_chats, val_answered, rng, out: Path, phas
     return rep
 
 
-def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None) -> Path:
-    """Train `cfg.variant` into `out/`; returns the folder of the final model (`out/final`)."""
+def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None, device: str | None = None) -> Path:
+    """Train `cfg.variant` into `out/`; returns the folder of the final model (`out/final`).
+    `device`: where the base model is loaded when `model` is None (`training_device`: a visible GPU,
+    this process's under torchrun, else the CPU); a given `model` is trained where it is."""
     out = Path(out)
     rank, _ = world()
     (out / "data").mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     if model is None:
-        model = SafetyModel.from_base(cfg.base)  # its own context; training lowers it below
+        model = SafetyModel.from_base(cfg.base, device=training_device(device))  # its own context; lowered below
     recipe = recipe or build_recipe(RecipeConfig(seed=cfg.seed))
     if cfg.edgy_repeat > 1:
         recipe = dict(recipe)

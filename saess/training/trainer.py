@@ -56,13 +56,32 @@ def world() -> tuple[int, int]:
     return 0, 1
 
 
+def _own_gpu() -> int | None:
+    """This process's GPU: LOCAL_RANK when every process on this machine can have one, else None
+    (no GPU, or more processes than GPUs: then all of them train on the CPU, with gloo)."""
+    if not torch.cuda.is_available():
+        return None
+    if int(os.environ.get("LOCAL_WORLD_SIZE", "1")) > torch.cuda.device_count():
+        return None
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
 def init_distributed() -> None:
     """Join the process group that torchrun / accelerate launch describe, if any."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend=backend)
-        if torch.cuda.is_available():
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        gpu = _own_gpu()
+        dist.init_process_group(backend="gloo" if gpu is None else "nccl")
+        if gpu is not None:
+            torch.cuda.set_device(gpu)
+
+
+def training_device(arg: str | None = None) -> str:
+    """`arg` when given; else this process's GPU (LOCAL_RANK under torchrun / accelerate launch, when
+    there are as many GPUs as processes); else cpu."""
+    if arg:
+        return arg
+    gpu = _own_gpu()
+    return "cpu" if gpu is None else f"cuda:{gpu}"
 
 
 def fingerprint(seqs: list[EncodedSequence]) -> str:
@@ -195,8 +214,8 @@ class SafetyTrainer:
         if todo and self.kv_store is not None:
             for j in todo:
                 kv = self.kv_store.get(self.train_seqs[mb[j]])
-                if kv is not None:
-                    self.kv_memo[mb[j]] = kv
+                if kv is not None:  # read to the CPU
+                    self.kv_memo[mb[j]] = (kv[0].to(m.device), kv[1].to(m.device))
             todo = [j for j in todo if mb[j] not in self.kv_memo]
         if todo:
             sub = collate([self.train_seqs[mb[j]] for j in todo], self.pad_id)
@@ -295,7 +314,9 @@ class SafetyTrainer:
         ck = out / "checkpoint"
         if not (ck / STATE).exists():
             return 0
-        state = torch.load(ck / STATE, weights_only=False)
+        # read to the CPU: a checkpoint written on a GPU resumes anywhere (the optimiser's state
+        # follows its parameters' device in load_state_dict)
+        state = torch.load(ck / STATE, weights_only=False, map_location="cpu")
         mine, theirs = self._meta(), state["meta"]
         if mine != theirs:
             diff = [k for k in mine["config"] if mine["config"].get(k) != theirs["config"].get(k)]
