@@ -43,6 +43,10 @@ def test_calibrate_writes_a_copy_with_the_threshold(tmp_path, capsys):
     assert cfg["threshold"] == res["chosen"]["threshold"] and 0 < cfg["threshold"] < 1
     assert res["chosen"]["fpr"] <= 0.1 and res["n_benign"] > 50 and res["n_malicious"] > 50
     assert cfg["extra"]["calibration"]["from"] == str(src)
+    u = res["utility"]  # the guard of a choice: no adapter, no [CLS] read by answers -> the base's loss exactly
+    assert u["n"] > 50 and u["benign_answer_lm_loss_trained"] != u["benign_answer_lm_loss_base"]
+    both = res["utility_by_lm_reads_cls"]  # what --lm-reads-cls on / off would give; on is the model's own
+    assert both["on"] == u and both["off"]["relative_change"] == 0.0
     assert json.loads((src / "saess_config.json").read_text())["threshold"] == 0.5  # original untouched
     capsys.readouterr()
     # bad input: one line each
@@ -136,3 +140,49 @@ def test_calibrate_window_threshold_from_answers(tmp_path, capsys):
     assert main(["-q", "calibrate", "--model", str(src), "--window-answers", str(tmp_path / "none.jsonl"),
                  "--out", str(tmp_path / "c")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_utility_row_compares_with_the_base_lm_and_sees_a_changed_one():
+    """`utility_row`: the base's loss is the LM with its adapters off (equal to a fresh copy of the base),
+    and a changed LM (v11w's, session 11: +198%) shows in the relative change."""
+    import torch
+
+    from saess.evaluation.classifier import utility_row
+    from saess.testing import tiny_safety_model
+
+    def make():  # a tiny LM whose output reads its hidden state (a random init's logits are ~0 whatever it is)
+        m = tiny_safety_model("llama", "chatml", seed=3)
+        m.config.extra["signal"] = False
+        with torch.no_grad():
+            m.lm.get_output_embeddings().weight.mul_(100)
+        return m
+
+    fresh = make()
+    want = utility_row(fresh)
+    assert want["relative_change"] == 0.0  # no signal read, no adapter: the model is its base
+    m = make()
+    m.add_lora(r=2, alpha=4, dropout=0.0)
+    with torch.no_grad():
+        for n, p in m.lm.named_parameters():
+            if "lora_" in n:
+                p.normal_(0, 1.0)  # a broken LM
+    got = utility_row(m)
+    assert got["benign_answer_lm_loss_base"] == pytest.approx(want["benign_answer_lm_loss_base"], rel=1e-6)
+    assert abs(got["relative_change"]) > 0.05  # the change is measured (its sign is the random LoRA's)
+
+
+def test_utility_rows_follow_lm_reads_cls():
+    """The utility rows (classifier-report, signal-report, calibrate's guard) score answers as the model
+    writes them: reading [CLS] with a trained signal and lm_reads_cls on, not at all otherwise (v11wh's
+    signal report read it although its answers never do: +431% for an LM equal to the base's)."""
+    from saess.evaluation.classifier import answers_read_cls
+    from saess.testing import tiny_safety_model
+
+    m = tiny_safety_model("llama", "chatml")
+    m.config.extra["signal"] = True
+    assert answers_read_cls(m) is True
+    m.config.lm_reads_cls = False
+    assert answers_read_cls(m) is False
+    m.config.lm_reads_cls = True
+    m.config.extra["signal"] = False
+    assert answers_read_cls(m) is False

@@ -199,7 +199,7 @@ def test_no_alignment_phase_keeps_the_lm_untouched(tmp_path):
     base = tiny_safety_model()
     cfg = PipelineConfig(train=TrainConfig(batch_size=4, lora_r=2, lora_alpha=4, max_length=128),
                          phase1_steps=2, phase2_steps=0, phase1_views=True, cls_adapter_r=2,
-                         retain_max_new_tokens=4, val_limit=4)
+                         retain_max_new_tokens=4, val_limit=4, lm_reads_cls=False)
     final = run_pipeline(cfg, tmp_path / "run", model=model, recipe=_recipe())
     # the base model's answers to the two unanswered benign prompts: benign windows of phase 1
     assert len((tmp_path / "run" / "data" / "retain.jsonl").read_text().splitlines()) == 2
@@ -211,6 +211,7 @@ def test_no_alignment_phase_keeps_the_lm_untouched(tmp_path):
     assert p1["max_length"] == context == json.loads((final / "saess_config.json").read_text())["max_length"]
     saved = json.loads((final / "saess_config.json").read_text())
     assert saved["extra"]["validation"]["phase"] == "phase1"
+    assert saved["lm_reads_cls"] is False  # --lm-reads-cls off is recorded: generation follows it
     log = [json.loads(x) for x in (final / "train_log.jsonl").read_text().splitlines()]
     assert {x["phase"] for x in log} == {"phase1"}
     assert saved["finetune"] == "none" and not (final / "adapter").exists()  # no LM adapter to save or run
@@ -222,6 +223,8 @@ def test_no_alignment_phase_keeps_the_lm_untouched(tmp_path):
         assert m2.classify([BENIGN[0]])[0] == pytest.approx(model.classify([BENIGN[0]])[0], abs=1e-5)
     with pytest.raises(InputError, match="only applies to the cls variant"):
         PipelineConfig(variant="sft", phase2_steps=0)
+    with pytest.raises(InputError, match="--lm-reads-cls off needs the cls variant with --phase2-steps 0"):
+        PipelineConfig(phase2_steps=5, lm_reads_cls=False)
     with pytest.raises(InputError, match="phase2-steps"):
         PipelineConfig(phase2_steps=-1)
 

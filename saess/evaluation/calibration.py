@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from saess.data.recipes import RecipeConfig, build_recipe
 from saess.errors import InputError
+from saess.evaluation.classifier import utility_row
 from saess.generation import StrategicConfig
 from saess.model.registry import ModelRegistry
 from saess.model.safety_model import CONFIG_NAME
@@ -80,6 +81,23 @@ def calibrate(model, max_fpr: float, batch_size: int = 16, progress: bool = True
             "chosen": _rates(pos, neg, t)}
 
 
+# A candidate whose LM loss on the benign validation answers exceeds its base model's by more than
+# this is not eligible, whatever its rates (issue 11: "not worse"; +1% leaves room for noise, and
+# v7aw's +0.3% was accepted in session 7). Added after v11w (session 11: +198%, gibberish answers
+# that the keyword judge counted as answers).
+UTILITY_TOLERANCE = 0.01
+
+
+def utility_rows(model) -> dict:
+    """calibration.json's "utility" (as `model` generates) and, for a model with a signal,
+    "utility_by_lm_reads_cls" ({"on": ..., "off": ...}: what each `--lm-reads-cls` would give)."""
+    if (model.config.extra or {}).get("signal") is not True:
+        return {"utility": utility_row(model)}
+    both = {"on": utility_row(model, reads=True), "off": utility_row(model, reads=False)}
+    return {"utility": both["on" if StrategicConfig().for_model(model).lm_reads_cls else "off"],
+            "utility_by_lm_reads_cls": both}
+
+
 def write_calibrated(name: str, out: str | Path, max_fpr: float, batch_size: int = 16, progress: bool = True,
                      registry: ModelRegistry | None = None, window_answers: str | Path | None = None,
                      window_max_fpr: float = 0.05) -> dict:
@@ -117,6 +135,13 @@ def write_calibrated(name: str, out: str | Path, max_fpr: float, batch_size: int
         if not 0.0 < tw < 1.0:
             raise InputError(f"no window threshold in (0, 1) reaches FPR <= {window_max_fpr} per answer on the "
                              f"validation split (it would be {tw})")
+    # the guard of a choice between candidates (docs/training.md): the answers' LM loss against the base's,
+    # as the model generates, and both ways when it has a signal (`--lm-reads-cls on|off` at generation)
+    res.update(utility_rows(model))
+    if res["utility"]["relative_change"] > UTILITY_TOLERANCE:
+        logger.warning("%s: LM loss on the benign validation answers %+.1f%% against the base model (over %+.0f%%): "
+                       "not eligible as a candidate", name, 100 * res["utility"]["relative_change"],
+                       100 * UTILITY_TOLERANCE)
     shutil.copytree(src, out, dirs_exist_ok=True)
     cfg = json.loads((out / CONFIG_NAME).read_text())
     cfg["threshold"] = t

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import contextmanager, nullcontext
 
 from tqdm import tqdm
 
@@ -87,18 +88,41 @@ def answer_loss(model, pairs: list[tuple[str, str]], signal: bool) -> dict:
     return {"n": len(seqs), "lm_loss": res["val_lm_loss"]}
 
 
+def answers_read_cls(model) -> bool:
+    """Whether `model`'s answer tokens attend to `[CLS]` while it generates: a trained signal, and
+    `lm_reads_cls` on (docs/method.md section 2). The LM losses of the utility rows follow it."""
+    return bool(model.config.extra.get("signal", True)) and StrategicConfig().for_model(model).lm_reads_cls
+
+
+@contextmanager
+def _as_base(model):
+    """`model` computing as its base LM: LoRA disabled (the `[CLS]`-only adapter acts at `[CLS]`
+    positions only, which no answer token reads with the signal off)."""
+    disable = getattr(model.lm, "disable_adapter", None)
+    with disable() if disable is not None else nullcontext():
+        yield model
+
+
+def utility_row(model, reads: bool | None = None) -> dict:
+    """Mean LM loss on the benign validation answers: `model`, its answer tokens attending to `[CLS]`
+    as they do while generating (not at all when lm_reads_cls is off; `reads` overrides that), against
+    its base model. Validation data only: it is the eligibility guard of a choice between candidates
+    (`saess calibrate` records it), and the utility row of `saess classifier-report`."""
+    trained = benign_answer_loss(model, signal=answers_read_cls(model) if reads is None else reads)
+    if model.config.finetune == "full":  # no adapter to switch off: the base model itself
+        before = benign_answer_loss(SafetyModel.from_base(model.config.base_model), signal=False)
+    else:
+        with _as_base(model):
+            before = benign_answer_loss(model, signal=False)
+    return {"benign_answer_lm_loss_base": before["lm_loss"], "benign_answer_lm_loss_trained": trained["lm_loss"],
+            "relative_change": trained["lm_loss"] / before["lm_loss"] - 1, "n": trained["n"]}
+
+
 def classifier_report(model, name: str, limit: int | None = None, batch_size: int = 16,
                       progress: bool = True) -> dict:
     """The classifier metrics of `model` and the benign-answer LM loss against its base model."""
     if limit is not None and limit < 1:
         raise InputError("--limit must be >= 1")
     res = {"model": name, "classifier": classifier_metrics(model, limit, batch_size, progress)}
-    # the answer tokens attend to [CLS] as they do while generating (not at all when lm_reads_cls is off)
-    reads = bool(model.config.extra.get("signal", True)) and StrategicConfig().for_model(model).lm_reads_cls
-    trained = benign_answer_loss(model, signal=reads)
-    base = SafetyModel.from_base(model.config.base_model)
-    before = benign_answer_loss(base, signal=False)
-    res["utility"] = {"benign_answer_lm_loss_base": before["lm_loss"], "benign_answer_lm_loss_trained":
-                      trained["lm_loss"], "relative_change": trained["lm_loss"] / before["lm_loss"] - 1,
-                      "n": trained["n"]}
+    res["utility"] = utility_row(model)
     return res

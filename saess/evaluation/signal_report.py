@@ -21,7 +21,7 @@ from pathlib import Path
 
 from saess.assets import saess_home
 from saess.data.sources import load_source
-from saess.evaluation.classifier import answer_loss, classifier_metrics
+from saess.evaluation.classifier import answer_loss, answers_read_cls, classifier_metrics
 from saess.generation import SafeGenerator, SamplingConfig, StrategicConfig
 from saess.model import SafetyModel
 from saess.stats import auroc
@@ -64,7 +64,7 @@ def signal_report(model, name: str, base: SafetyModel | None = None, batch_size:
                   answer_tokens: int = 64) -> dict:
     base = base or SafetyModel.from_base(model.config.base_model)
     pairs = base_answers(base, answer_tokens)
-    trained = answer_loss(model, pairs, signal=model.config.extra.get("signal", True))
+    trained = answer_loss(model, pairs, signal=answers_read_cls(model))  # as it generates (lm_reads_cls)
     before = answer_loss(base, pairs, signal=False)
     return {"model": name,
             "classifier": classifier_metrics(model, batch_size=batch_size),

@@ -70,18 +70,20 @@ SCALES = {
                   bench_repeats=3),
 }
 
-# The recipe of the committed `default` model (v7aw, docs/training.md "Session 7": phase 1 only,
-# on queries, r1 views and response windows, with a rank-8 [CLS]-only adapter; the LM untouched).
+# The recipe of the committed `default` model (v11wh, docs/training.md "Session 11": phase 1 only,
+# on queries, r1 views and response windows, with a rank-8 [CLS]-only adapter; the LM untouched and
+# its generated tokens not reading [CLS]).
 # Trained ablation models change one thing in it and are calibrated as `default` was (query
 # threshold at FPR 0.05 on the validation split; window threshold per answer on the run's own
 # base-model answers to benign validation prompts, `data/retain.jsonl`).
-TRAIN_RECIPE = dict(variant="cls", phase1_views=True, harmful_completions=128, cls_adapter_r=8,
+TRAIN_RECIPE = dict(variant="cls", phase1_views=True, harmful_completions=192, cls_adapter_r=8,
                     phase1_epochs=3, phase1_batch_size=16, phase1_head_lr=3e-3, phase2_steps=0,
                     retain_limit=560, retain_shuffle=True,
                     retain_prefer=("contrast", "edgy_handwritten", "overrefusal_train"),
-                    retain_max_new_tokens=96, phase1_limit=6000, val_views_limit=300)
-# The paper's alignment SFT phase, added to the recipe (its lambda2 rows share one phase 1).
-_PHASE2 = dict(phase2_steps=200, shared_phase1=True)
+                    retain_max_new_tokens=96, phase1_limit=7000, val_views_limit=300, lm_reads_cls=False)
+# The paper's alignment SFT phase, added to the recipe (its lambda2 rows share one phase 1); it
+# trains the LM to read [CLS], so its generated tokens do.
+_PHASE2 = dict(phase2_steps=200, shared_phase1=True, lm_reads_cls=True)
 TRAINED = {
     # the paper's phase-1 data: whole prompt+answer texts only, no query views or response windows
     "noviews": dict(phase1_views=False),
@@ -127,8 +129,8 @@ VARIANTS = {v.key: v for v in [
     Variant("base", "base", "base (SmolLM2-135M-Instruct)"),
     Variant("sft", "sft", "sft (plain SFT, no [CLS])"),
     Variant("aug", "aug", "aug (Qi et al. data augmentation)"),
-    Variant("default", "default", "default (v7aw: phase 1 on views, [CLS] adapter r 8, calibrated thresholds; "
-                                  "medium, annealing, tau 2, r 10)"),
+    Variant("default", "default", "default (v11wh: phase 1 on views, [CLS] adapter r 8, LM not reading [CLS], "
+                                  "calibrated thresholds; medium, annealing, tau 2, r 10)"),
     Variant("noviews", "@noviews", "phase 1 on whole texts only (no query views, no response windows)"),
     Variant("noadapter", "@noadapter", "without the [CLS]-only adapter"),
     Variant("paperp1", "@paperp1", "the paper's phase 1 (LoRA on the LM, L_lm + lam1 L_cls)"),

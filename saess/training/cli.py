@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from saess.evaluation.signal_report import signal_report
+from saess.flags import on_off
 from saess.model import SafetyModel
 from saess.model.registry import load_safety_model
 from saess.training.bench import TrainBenchConfig, run_train_bench
@@ -90,6 +91,9 @@ def register_training_commands(sub) -> None:
                    help="validation sequences scored at the end of each phase")
     p.add_argument("--val-views-limit", type=int, default=P.val_views_limit,
                    help="validation queries and windows scored for the AUROC after each phase")
+    p.add_argument("--lm-reads-cls", type=on_off, default=P.lm_reads_cls, metavar="on|off",
+                   help="recorded in the model: whether generated tokens attend to [CLS] (off: only the head reads "
+                        "it; needs --phase2-steps 0; docs/method.md section 2) (default: on)")
     p.add_argument("--seed", type=int, default=T.seed)
     p.add_argument("--device", default=None,
                    help="cpu, cuda, cuda:1 ... (default: a visible GPU, LOCAL_RANK's under torchrun, else cpu)")
@@ -135,7 +139,7 @@ def config_from_args(args) -> PipelineConfig:
                           phase2_query_views=args.phase2_query_views,
                           phase2_head_lr=args.phase2_head_lr, phase1_finetune=args.phase1_finetune,
                           phase1_lm_positions=args.phase1_lm_positions,
-                          val_views_limit=args.val_views_limit)
+                          val_views_limit=args.val_views_limit, lm_reads_cls=args.lm_reads_cls)
 
 
 def cmd_bench_train(args) -> int:

@@ -116,6 +116,10 @@ class PipelineConfig:
     val_limit: int = 200  # validation sequences scored at the end of each phase
     # validation queries and windows whose head scores give the AUROC after each phase (None: all)
     val_views_limit: int | None = 400
+    # recorded in the trained model's config: whether its generated tokens attend to [CLS]
+    # (StrategicConfig.lm_reads_cls, docs/method.md section 2; False only without an alignment phase,
+    # which is what teaches the LM to read it)
+    lm_reads_cls: bool = True
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -137,6 +141,9 @@ class PipelineConfig:
             raise InputError(f"--phase1-limit must be >= 1, got {self.phase1_limit}")
         if self.phase2_steps < 0:
             raise InputError(f"--phase2-steps must be >= 0, got {self.phase2_steps}")
+        if not self.lm_reads_cls and (self.variant != "cls" or self.phase2_steps > 0):
+            raise InputError("--lm-reads-cls off needs the cls variant with --phase2-steps 0: the alignment phase "
+                             "trains the LM to read [CLS], and the baselines have no signal")
         if self.phase2_steps == 0 and self.variant != "cls":
             raise InputError("--phase2-steps 0 (no alignment phase) only applies to the cls variant: "
                              "the sft and aug baselines are their phase 2")
@@ -412,6 +419,7 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None, 
     if not cfg.skip_phase2 or cfg.phase1_finetune == "lora":  # no alignment phase: no LM adapter at all
         model.add_lora(r=t.lora_r, alpha=t.lora_alpha, dropout=t.lora_dropout, target_modules=t.lora_targets)
     model.config.extra.update({"variant": cfg.variant, "signal": cfg.variant == "cls", "pipeline": cfg.to_dict()})
+    model.config.lm_reads_cls = cfg.lm_reads_cls
     enc = model.encoder
     rng = random.Random(cfg.seed)
     # (prompt, answer, label) pairs that phase-1 windows are cut from: benign chats' answers
