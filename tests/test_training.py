@@ -189,6 +189,8 @@ def test_training_device_gives_each_process_its_gpu_or_the_cpu(monkeypatch):
     assert training_device(None) == "cuda:1"
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "3")  # three processes, two GPUs
     assert training_device(None) == "cpu"
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    assert training_device("cuda") == "cuda:1"  # --device cuda under torchrun: each process its own
 
 
 def test_run_pipeline_loads_the_base_model_on_the_training_device(tmp_path, monkeypatch):

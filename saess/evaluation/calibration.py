@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from saess.data.recipes import RecipeConfig, build_recipe
 from saess.errors import InputError
-from saess.evaluation.classifier import utility_row
+from saess.evaluation.classifier import base_answer_loss, utility_row
 from saess.generation import StrategicConfig
 from saess.model.registry import ModelRegistry
 from saess.model.safety_model import CONFIG_NAME
@@ -91,9 +91,10 @@ UTILITY_TOLERANCE = 0.01
 def utility_rows(model) -> dict:
     """calibration.json's "utility" (as `model` generates) and, for a model with a signal,
     "utility_by_lm_reads_cls" ({"on": ..., "off": ...}: what each `--lm-reads-cls` would give)."""
-    if (model.config.extra or {}).get("signal") is not True:
-        return {"utility": utility_row(model)}
-    both = {"on": utility_row(model, reads=True), "off": utility_row(model, reads=False)}
+    base = base_answer_loss(model)
+    if not bool((model.config.extra or {}).get("signal", True)):
+        return {"utility": utility_row(model, base=base)}
+    both = {"on": utility_row(model, reads=True, base=base), "off": utility_row(model, reads=False, base=base)}
     return {"utility": both["on" if StrategicConfig().for_model(model).lm_reads_cls else "off"],
             "utility_by_lm_reads_cls": both}
 

@@ -91,7 +91,7 @@ def answer_loss(model, pairs: list[tuple[str, str]], signal: bool) -> dict:
 def answers_read_cls(model) -> bool:
     """Whether `model`'s answer tokens attend to `[CLS]` while it generates: a trained signal, and
     `lm_reads_cls` on (docs/method.md section 2). The LM losses of the utility rows follow it."""
-    return bool(model.config.extra.get("signal", True)) and StrategicConfig().for_model(model).lm_reads_cls
+    return bool((model.config.extra or {}).get("signal", True)) and StrategicConfig().for_model(model).lm_reads_cls
 
 
 @contextmanager
@@ -103,17 +103,23 @@ def _as_base(model):
         yield model
 
 
-def utility_row(model, reads: bool | None = None) -> dict:
+def base_answer_loss(model) -> dict:
+    """`benign_answer_loss` of `model`'s base model: the same LM with its LoRA off (a fully fine-tuned
+    one: the base model loaded again, on the same device)."""
+    if model.config.finetune == "full":
+        return benign_answer_loss(SafetyModel.from_base(model.config.base_model, device=model.device), signal=False)
+    with _as_base(model):
+        return benign_answer_loss(model, signal=False)
+
+
+def utility_row(model, reads: bool | None = None, base: dict | None = None) -> dict:
     """Mean LM loss on the benign validation answers: `model`, its answer tokens attending to `[CLS]`
     as they do while generating (not at all when lm_reads_cls is off; `reads` overrides that), against
-    its base model. Validation data only: it is the eligibility guard of a choice between candidates
-    (`saess calibrate` records it), and the utility row of `saess classifier-report`."""
+    its base model (`base`: `base_answer_loss(model)` when already computed). Validation data only: it
+    is the eligibility guard of a choice between candidates (`saess calibrate` records it), and the
+    utility row of `saess classifier-report`."""
     trained = benign_answer_loss(model, signal=answers_read_cls(model) if reads is None else reads)
-    if model.config.finetune == "full":  # no adapter to switch off: the base model itself
-        before = benign_answer_loss(SafetyModel.from_base(model.config.base_model), signal=False)
-    else:
-        with _as_base(model):
-            before = benign_answer_loss(model, signal=False)
+    before = base or base_answer_loss(model)
     return {"benign_answer_lm_loss_base": before["lm_loss"], "benign_answer_lm_loss_trained": trained["lm_loss"],
             "relative_change": trained["lm_loss"] / before["lm_loss"] - 1, "n": trained["n"]}
 

@@ -309,7 +309,9 @@ class SafetyModel(nn.Module):
         """Pass 1 of the labelled-text phase: the labelled-text mask [B, 1, T, T] and the base
         model's cache of the sequence without column 0 (nobody attends to `[CLS]`), no gradients."""
         full = self.phase_mask(batch, "text")
-        _, _, cache = self.run(batch.input_ids[:, 1:], batch.position_ids[:, 1:], full[:, :, 1:, 1:],
+        # contiguous: a view starting one float past the mask's start can be misaligned for a GPU's
+        # fused attention kernel (the suspected cause of "CUDA error: misaligned address", session 12)
+        _, _, cache = self.run(batch.input_ids[:, 1:], batch.position_ids[:, 1:], full[:, :, 1:, 1:].contiguous(),
                                use_cache=True, logits_to_keep=1,
                                cls_mask=torch.zeros_like(batch.input_ids[:, 1:], dtype=torch.bool))
         return full, cache

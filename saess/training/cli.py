@@ -167,8 +167,9 @@ def cmd_signal_report(args) -> int:
 
 def cmd_train(args) -> int:
     cfg = config_from_args(args)
-    init_distributed()
-    final = run_pipeline(cfg, args.out, device=args.device)
+    device = training_device(args.device)
+    init_distributed(device)
+    final = run_pipeline(cfg, args.out, device=device)
     rank, _ = world()
     if rank == 0:
         logger.info("trained model in %s", final)

@@ -66,18 +66,24 @@ def _own_gpu() -> int | None:
     return int(os.environ.get("LOCAL_RANK", "0"))
 
 
-def init_distributed() -> None:
-    """Join the process group that torchrun / accelerate launch describe, if any."""
+def init_distributed(device: str | None = None) -> None:
+    """Join the process group that torchrun / accelerate launch describe, if any. `device`: where this
+    process trains (`training_device`): on a GPU, nccl for CUDA tensors and gloo for the CPU ones
+    (step counts and statistics); on the CPU, gloo."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        gpu = _own_gpu()
-        dist.init_process_group(backend="gloo" if gpu is None else "nccl")
-        if gpu is not None:
-            torch.cuda.set_device(gpu)
+        dev = torch.device(device or training_device())
+        if dev.type == "cuda":
+            torch.cuda.set_device(dev)
+            dist.init_process_group(backend="cpu:gloo,cuda:nccl", device_id=dev)
+        else:
+            dist.init_process_group(backend="gloo")
 
 
 def training_device(arg: str | None = None) -> str:
     """`arg` when given; else this process's GPU (LOCAL_RANK under torchrun / accelerate launch, when
     there are as many GPUs as processes); else cpu."""
+    if arg == "cuda" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        arg = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"  # each process its own GPU
     if arg:
         return arg
     gpu = _own_gpu()
@@ -214,8 +220,8 @@ class SafetyTrainer:
         if todo and self.kv_store is not None:
             for j in todo:
                 kv = self.kv_store.get(self.train_seqs[mb[j]])
-                if kv is not None:  # read to the CPU
-                    self.kv_memo[mb[j]] = (kv[0].to(m.device), kv[1].to(m.device))
+                if kv is not None:  # on the CPU, like visible_kv's (cls_logits_from_kv copies a batch over)
+                    self.kv_memo[mb[j]] = kv
             todo = [j for j in todo if mb[j] not in self.kv_memo]
         if todo:
             sub = collate([self.train_seqs[mb[j]] for j in todo], self.pad_id)

@@ -19,6 +19,9 @@ import sys
 from pathlib import Path
 
 from saess.evaluation.calibration import UTILITY_TOLERANCE
+from saess.model.registry import ModelRegistry
+
+REGISTRY = ModelRegistry()
 
 _spec = importlib.util.spec_from_file_location("val6", Path(__file__).parents[1] / "v6" / "val_table.py")
 val6 = importlib.util.module_from_spec(_spec)
@@ -49,7 +52,12 @@ def utility_change(run_dir) -> float | None:
     as the run generated (its --lm-reads-cls, else the folder's), from the folder's calibration.json;
     None when not measured that way."""
     ident = json.loads((Path(run_dir) / "config.json").read_text())["identity"]
-    model = Path(ident["models"][0])
+    name = ident["models"][0]
+    model = REGISTRY.saved_folder(name)  # a name (default, ...) or a folder
+    # the folder as the run evaluated it (a name such as `default` may hold another model now)
+    if not (model / "saess_config.json").exists() or (
+            ident.get("model_fingerprints", {}).get(name) not in (None, REGISTRY.fingerprint(name))):
+        return None
     cal = json.loads((model / "calibration.json").read_text()) if (model / "calibration.json").exists() else {}
     own = json.loads((model / "saess_config.json").read_text()).get("lm_reads_cls", True)
     reads = own if ident.get("lm_reads_cls") is None else ident["lm_reads_cls"]
