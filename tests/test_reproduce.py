@@ -176,10 +176,11 @@ def test_bad_only_is_one_line(capsys):
 
 def test_full_budget_models_under_train_root_are_calibrated_once_and_used(tmp_path, tiny_models):
     runs = tmp_path / "runs"
-    for name, done in (("noviews", False), ("noadapter", True)):
+    for name, done in (("noviews", False), ("noadapter", True), ("paperp1", False)):
         m = _tiny(f"train-{name}")
         if done:  # a calibrated copy put there by hand is used as it is
             m.config.extra["calibration"] = {"chosen": {"threshold": 0.4}}
+        m.config.lm_reads_cls = name == "paperp1"  # the recipe's is off: paperp1's is an older recipe's model
         m.save_pretrained(runs / f"train-{name}" / "final")
     calibrated = []
     state = _rep(tmp_path, [], tiny_models, calibrated, groups=("ablations",), allow_train=False).run()
@@ -187,4 +188,4 @@ def test_full_budget_models_under_train_root_are_calibrated_once_and_used(tmp_pa
     assert calibrated == [("train-noviews", False)]  # no data/retain.jsonl there: the query threshold only
     assert st["v-noviews"]["status"] == "done" and "train-noviews/calibrated" in st["v-noviews"]["command"]
     assert st["v-noadapter"]["status"] == "done" and "train-noadapter/final" in st["v-noadapter"]["command"]
-    assert st["v-paperp1"]["status"] == "skipped" and "--no-train" in st["v-paperp1"]["note"]
+    assert st["v-paperp1"]["status"] == "skipped" and "an older recipe's model" in st["v-paperp1"]["note"]

@@ -173,6 +173,13 @@ class Reproduction:
         name = model[1:]
         full = self.train_root / f"train-{name}"
         if (full / "final" / "saess_config.json").exists():
+            # a model left from an older recipe is not this ablation (TRAIN_RECIPE's lm_reads_cls changed
+            # with session 12's default); its flag is the one recorded difference that changes answers
+            want = {**P.TRAIN_RECIPE, **P.TRAINED[name]}.get("lm_reads_cls", True)
+            got = json.loads((full / "final" / "saess_config.json").read_text()).get("lm_reads_cls", True)
+            if got != want:
+                raise Skip(f"{full / 'final'} generates with lm_reads_cls {got}, the recipe's {name!r} with {want} "
+                           "(saess/reproduce/plan.py): an older recipe's model; retrain it or move it away")
             return self.calibrated(name, full)
         if not self.allow_train:
             raise Skip(f"needs the trained model {name!r} ({full / 'final'} does not exist; --no-train was given)")
