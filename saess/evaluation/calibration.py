@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from saess.data.recipes import RecipeConfig, build_recipe
 from saess.errors import InputError
-from saess.evaluation.classifier import base_answer_loss, utility_row
+from saess.evaluation.classifier import answers_read_cls, base_answer_loss, utility_row
 from saess.generation import StrategicConfig
 from saess.model.registry import ModelRegistry
 from saess.model.safety_model import CONFIG_NAME
@@ -95,7 +95,7 @@ def utility_rows(model) -> dict:
     if not bool((model.config.extra or {}).get("signal", True)):
         return {"utility": utility_row(model, base=base)}
     both = {"on": utility_row(model, reads=True, base=base), "off": utility_row(model, reads=False, base=base)}
-    return {"utility": both["on" if StrategicConfig().for_model(model).lm_reads_cls else "off"],
+    return {"utility": both["on" if answers_read_cls(model) else "off"],
             "utility_by_lm_reads_cls": both}
 
 
