@@ -1,5 +1,7 @@
 """The [CLS]-only adapter: deltas at [CLS] only, exact base computation elsewhere, two-pass phase 1."""
 
+import json
+
 import pytest
 import torch
 
@@ -175,6 +177,13 @@ def test_kv_store_shared_between_runs_gives_the_same_weights(tmp_path):
     same_in_bf16.lm.to(torch.bfloat16)  # same weights, other precision: other keys/values
     with pytest.raises(InputError, match="another base model"):
         KVStore(store, same_in_bf16)
+    # a store written on another kind of device (GPU kernels round differently) is refused, and says why
+    meta = json.loads((store / "meta.json").read_text())
+    here = meta["device"]
+    meta["device"] = "cuda" if here == "cpu" else "cpu"
+    (store / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match=f"device '{meta['device']}' vs this run's '{here}'"):
+        KVStore(store, _with_adapter())
 
 
 def test_multi_judgement_pass_equals_separate_text_phase_passes():

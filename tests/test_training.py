@@ -171,9 +171,10 @@ def test_phase1_from_is_checked(tmp_path):
         PipelineConfig(val_limit=0)
 
 
-def test_training_device_gives_each_process_its_gpu_or_the_cpu(monkeypatch):
+def test_training_device_gives_each_process_its_gpu_or_the_cpu(monkeypatch, capsys):
     """`saess train --device` default: the process's GPU (LOCAL_RANK) when every process on the machine can
-    have one; otherwise all of them on the CPU (gloo), never an ordinal that does not exist."""
+    have one; otherwise all of them on the CPU (gloo), never an ordinal that does not exist, and a line
+    says so when GPUs were visible."""
     from saess.training.trainer import training_device
 
     assert training_device("cuda:3") == "cuda:3"
@@ -187,8 +188,10 @@ def test_training_device_gives_each_process_its_gpu_or_the_cpu(monkeypatch):
     monkeypatch.setenv("LOCAL_RANK", "1")
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
     assert training_device(None) == "cuda:1"
+    assert "training on the CPU" not in capsys.readouterr().err
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "3")  # three processes, two GPUs
     assert training_device(None) == "cpu"
+    assert "3 processes on this machine but 2 GPU(s) visible" in capsys.readouterr().err
     monkeypatch.setenv("WORLD_SIZE", "3")
     assert training_device("cuda") == "cuda:1"  # --device cuda under torchrun: each process its own
 

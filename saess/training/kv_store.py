@@ -8,8 +8,9 @@ not on `[CLS]`, the head or the `[CLS]`-only adapter, so candidates that differ 
 sequence's keys/values from DIR when they are there and writes them when they are not. A
 second run on the same phase-1 data then starts at the speed of a later epoch.
 
-Layout: `DIR/meta.json` names the base model (its id, dtype and a hash of some of its weights, so
-a store made by another model or in another precision is refused), `DIR/ab/<sha256>.safetensors` holds one sequence's
+Layout: `DIR/meta.json` names the base model (its id, dtype, the device type that computed the
+keys/values and a hash of some of its weights, so a store made by another model, in another
+precision or on another kind of device is refused: GPU kernels round differently from the CPU's), `DIR/ab/<sha256>.safetensors` holds one sequence's
 keys and values (float16), named by a hash of the token ids and the masks that shape them.
 Files are written to a temporary name and renamed, so an interrupted run leaves no half file.
 """
@@ -31,13 +32,14 @@ FORMAT = 1
 
 
 def lm_fingerprint(model) -> dict:
-    """What makes the keys/values of `model`'s frozen LM: its id, its dtype and a hash of some of its weights."""
+    """What makes the keys/values of `model`'s frozen LM: its id, its dtype, the device type it runs on
+    and a hash of some of its weights."""
     h = hashlib.sha256()
     lin = [p for n, p in model.lm.named_parameters() if "lora_" not in n and p.dim() == 2]
     for p in (lin[:2] + lin[-2:]):  # embeddings, first layer, last layers
         h.update(p.detach()[:32].float().cpu().numpy().tobytes())
     return {"format": FORMAT, "base_model": model.config.base_model, "dtype": str(lin[0].dtype).removeprefix("torch."),
-            "weights_sha256": h.hexdigest()}
+            "device": lin[0].device.type, "weights_sha256": h.hexdigest()}
 
 
 def sequence_key(seq) -> str:
@@ -59,10 +61,10 @@ class KVStore:
             except (OSError, json.JSONDecodeError) as e:
                 raise InputError(f"--kv-store {self.root}: meta.json is unreadable ({e})") from None
             if have != want:
-                raise InputError(f"--kv-store {self.root}: made by another base model "
-                                 f"({have.get('base_model')!r}, weights {str(have.get('weights_sha256'))[:12]}) "
-                                 f"than this run's ({want['base_model']!r}, {want['weights_sha256'][:12]}); "
-                                 "use another folder")
+                diff = ", ".join(f"{k} {str(have.get(k))[:12]!r} vs this run's {str(want[k])[:12]!r}"
+                                 for k in want if have.get(k) != want[k])
+                raise InputError(f"--kv-store {self.root}: made by another base model, precision or device "
+                                 f"({diff}); use another folder")
         else:
             if self.root.exists() and not self.root.is_dir():
                 raise InputError(f"--kv-store {self.root}: not a folder")

@@ -87,6 +87,12 @@ def training_device(arg: str | None = None) -> str:
     if arg:
         return arg
     gpu = _own_gpu()
+    if gpu is None and torch.cuda.is_available():
+        # GPUs are visible, but fewer than this machine's processes: say so rather than train on the CPU silently
+        print(f"saess: {os.environ.get('LOCAL_WORLD_SIZE')} processes on this machine but "
+              f"{torch.cuda.device_count()} GPU(s) visible to each: training on the CPU. Launch at most as many "
+              "processes as GPUs, or pass --device cuda to give each process the GPU of its LOCAL_RANK.",
+              file=sys.stderr)
     return "cpu" if gpu is None else f"cuda:{gpu}"
 
 
