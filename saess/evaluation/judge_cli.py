@@ -48,6 +48,7 @@ def register_judge_command(sub) -> None:
     p.add_argument("runs", nargs="*", metavar="RUN", help="run folders (config.json + samples.jsonl)")
     p.add_argument("--judge", default="saess:v1",
                    help="saess:v1 (default: refusal rules + trained harm judge) | rules:refusal | "
+                        "trained:refusal[+offtopic] (rules or n-gram regression; for over-refusal) | "
                         "keyword:gcg[:nocase][:quotes] | keyword:harmbench | keyword:gcg-short")
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (one RUN only; default RUN-rejudged)")
     p.add_argument("--correct-only", action="store_true",
