@@ -78,6 +78,8 @@ _STRATEGIC_HELP = {
     "confirm_below": "with --confirm on: only query judgements with P(malicious) below P wait; surer ones act at once",
     "lm_reads_cls": "on | off: generated tokens attend to the [CLS] state (off: only the head reads it; "
                     "the language model writes the base model's tokens)",
+    "high_waits_for_tau": "on | off: under --reliance high, a benign-started answer stops only after tau consecutive "
+                          "malicious re-evaluations, as medium inserts its guide (off: at the first one, the paper's)",
 }
 
 
@@ -91,7 +93,7 @@ def on_off(v: str) -> bool:
 
 _STRATEGIC_TYPES = {"period": int, "r1": int, "r2": int, "r3": int, "tau": int, "threshold": float,
                     "window_threshold": float, "confirm": on_off, "confirm_below": float,
-                    "lm_reads_cls": on_off}
+                    "lm_reads_cls": on_off, "high_waits_for_tau": on_off}
 STRATEGIC_FLAGS = tuple(_STRATEGIC_HELP)
 
 

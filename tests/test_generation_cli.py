@@ -240,6 +240,8 @@ def test_strategic_flags_default_to_the_dataclass(cli, tmp_path):
     a = p.parse_args(["--window", "7", "--period", "3", "--reliance", "high", "--do-sample", "--top-k", "5"])
     s = strategic_from_args(a)
     assert (s.r1, s.r2, s.r3, s.period, s.reliance) == (7, 7, 7, 3, "high")
+    assert not s.high_waits_for_tau
+    assert strategic_from_args(p.parse_args(["--reliance", "high", "--high-waits-for-tau", "on"])).high_waits_for_tau
     assert sampling_from_args(a).do_sample and sampling_from_args(a).top_k == 5
     with pytest.raises(InputError, match="--window or --r1"):
         strategic_from_args(p.parse_args(["--window", "7", "--r2", "3"]))
