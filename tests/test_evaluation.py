@@ -404,7 +404,8 @@ def test_eval_takes_every_strategic_flag_and_records_it(tmp_path, files, fake_mo
     cfg, _ = config_from_args(_ns(parser, ["eval", "--quick", "--r1", "5", "--r2", "6", "--r3", "7", "--period", "3",
                                            "--schedule", "periodic", "--tau", "1"]))
     s = cfg.strategic
-    assert (s.r1, s.r2, s.r3, s.period, s.schedule, s.tau, s.reliance) == (5, 6, 7, 3, "periodic", 1, "medium")
+    # reliance unset: the model's own at generation time (StrategicConfig.for_model), "medium" unless its config says
+    assert (s.r1, s.r2, s.r3, s.period, s.schedule, s.tau, s.reliance) == (5, 6, 7, 3, "periodic", 1, None)
     cmd = eval_command(cfg, "o")
     assert "--r1 5 --r2 6 --r3 7" in cmd and "--period 3" in cmd and "--tau 1" in cmd and "--reliance" not in cmd
     cfg, _ = config_from_args(_ns(parser, ["eval", "--quick", "--window", "4"]))

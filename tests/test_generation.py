@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from saess.errors import InputError
-from saess.generation import GUIDE_TEXT, SafeGenerator, SamplingConfig, StrategicConfig
+from saess.generation import GUIDE_TEXT, REFUSAL_TEXT, SafeGenerator, SamplingConfig, StrategicConfig
 from saess.generation.reference import recompute
 from saess.testing import forced_head, tiny_safety_model
 
@@ -520,3 +520,30 @@ def test_lm_reads_cls_resolution(model):
         model.config.lm_reads_cls = True
     with pytest.raises(InputError, match="lm_reads_cls"):
         StrategicConfig(lm_reads_cls="yes")
+
+
+def test_reliance_and_high_waits_resolution(model):
+    """reliance / high_waits_for_tau unset: the model's own (saess_config.json), else medium and off; a run's
+    explicit setting wins; a bad value in the model's config is one clear error."""
+    r = StrategicConfig().for_model(model)
+    assert (r.reliance, r.high_waits_for_tau) == ("medium", False)
+    model.config.reliance, model.config.high_waits_for_tau = "high", True
+    try:
+        r = StrategicConfig().for_model(model)
+        assert (r.reliance, r.high_waits_for_tau) == ("high", True)
+        r = StrategicConfig(reliance="medium", high_waits_for_tau=False).for_model(model)
+        assert (r.reliance, r.high_waits_for_tau) == ("medium", False)
+        # the model's own acts in generation: a benign start that turns malicious (tau = 2 judgements)
+        # ends with the fixed refusal instead of the guide
+        model.safety_logit_hook = forced(lambda k: k >= 2)
+        out = SafeGenerator(model, StrategicConfig(schedule="every")).generate(
+            ["hello"], sampling=SamplingConfig(max_new_tokens=20, ignore_eos=True))[0]
+        assert out.finish_reason == "refused" and out.response == REFUSAL_TEXT and out.num_tokens == 3
+        model.config.reliance = "loud"
+        with pytest.raises(InputError, match="reliance 'loud'"):
+            StrategicConfig().for_model(model)
+    finally:
+        model.safety_logit_hook = None
+        model.config.reliance, model.config.high_waits_for_tau = None, None
+    with pytest.raises(InputError, match="high_waits_for_tau"):
+        StrategicConfig(high_waits_for_tau="yes")

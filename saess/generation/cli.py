@@ -45,12 +45,13 @@ def _load(args, strategic):
         raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
     model = args.registry.load(args.model, dtype=args.dtype, device=resolve_device(args.device))
     extra = getattr(model.config, "extra", None) or {}
-    if strategic.reliance != "off" and extra.get("signal") is False:
+    reliance = strategic.for_model(model).reliance  # the run's, else the model's own
+    if reliance != "off" and extra.get("signal") is False:
         raise ModelError(f"model {args.model!r} has no trained safety signal (its config says signal: false); "
-                         f"--reliance {strategic.reliance} needs one: use --reliance off")
-    if args.model == "base" and strategic.reliance in ("medium", "high"):
+                         f"--reliance {reliance} needs one: use --reliance off")
+    if args.model == "base" and reliance in ("medium", "high"):
         logger.warning("model 'base' has an untrained safety head: its p_malicious carries no information, "
-                       "so --reliance %s acts on noise", strategic.reliance)
+                       "so --reliance %s acts on noise", reliance)
     return model
 
 

@@ -22,9 +22,13 @@ class StrategicConfig:
         re-evaluations, then let the model explain), "high" (stop with `refusal_text` the
         moment the head says malicious, as in the paper), "off" (no token attends to
         `[CLS]`: the plain language model, used for baselines without a trained signal).
+        None: the model's own (`reliance` in its `saess_config.json`), else "medium".
     high_waits_for_tau: under "high", a benign-started row stops only after `tau`
         consecutive malicious re-evaluations (like "medium" inserts), not at the first.
-        Not the paper's behaviour; off by default.
+        Not the paper's behaviour. None: the model's own (`high_waits_for_tau` in its config),
+        else off. A model without the alignment phase (its LM never learned to refuse after the
+        guide) ships "high" with this on: the same decisions as "medium", but a refusal ends the
+        answer (docs/training.md, "Session 13").
     schedule: when `[CLS]` is re-evaluated, counted in generated tokens: "first" (only on
         the query), "periodic" (every `period` tokens), "every" (every token), "annealing"
         (gaps that start at `anneal_first_gap` and grow by `anneal_growth` until the step
@@ -51,7 +55,7 @@ class StrategicConfig:
         model's own (`lm_reads_cls` in its config, true unless set). docs/method.md, section 2.
     """
 
-    reliance: str = "medium"
+    reliance: str | None = None
     schedule: str = "annealing"
     period: int = 10
     anneal_first_gap: int = 1
@@ -61,7 +65,7 @@ class StrategicConfig:
     r2: int = 10
     r3: int = 10
     tau: int = 2
-    high_waits_for_tau: bool = False
+    high_waits_for_tau: bool | None = None
     threshold: float | None = None  # None: the model's own (its saess_config.json; 0.5 unless calibrated)
     # Threshold of the response windows (rules 2-3: the answer alone, judged many times per answer).
     # None: the model's own `window_threshold` when its config has one, else `threshold`.
@@ -73,7 +77,7 @@ class StrategicConfig:
     refusal_text: str = REFUSAL_TEXT
 
     def __post_init__(self) -> None:
-        if self.reliance not in RELIANCES:
+        if self.reliance is not None and self.reliance not in RELIANCES:
             raise InputError(f"reliance {self.reliance!r} is not one of {', '.join(RELIANCES)}")
         if self.schedule not in SCHEDULES:
             raise InputError(f"schedule {self.schedule!r} is not one of {', '.join(SCHEDULES)}")
@@ -83,7 +87,7 @@ class StrategicConfig:
                 raise InputError(f"{name} must be an integer in [1, 4096], got {v!r}")
         if not isinstance(self.tau, int) or not 1 <= self.tau <= 16:
             raise InputError(f"tau must be an integer in [1, 16], got {self.tau!r}")
-        if not isinstance(self.high_waits_for_tau, bool):
+        if self.high_waits_for_tau is not None and not isinstance(self.high_waits_for_tau, bool):
             raise InputError(f"high_waits_for_tau must be true or false, got {self.high_waits_for_tau!r}")
         if self.period < 1:
             raise InputError(f"period must be >= 1, got {self.period}")
@@ -107,7 +111,8 @@ class StrategicConfig:
         """This config with None settings resolved: `threshold` to the model's own decision
         threshold, `window_threshold` to the model's own window threshold, else to `threshold`,
         `confirm` to the model's own (off unless its config sets it; never under schedule 'first'),
-        `lm_reads_cls` to the model's own (true unless its config sets it)."""
+        `lm_reads_cls` to the model's own (true unless its config sets it), `reliance` and
+        `high_waits_for_tau` to the model's own ("medium" and off unless its config sets them)."""
         thr = self.threshold if self.threshold is not None else float(getattr(model.config, "threshold", 0.5))
         win = self.window_threshold
         if win is None:
@@ -122,8 +127,13 @@ class StrategicConfig:
         reads = self.lm_reads_cls
         if reads is None:
             reads = bool(getattr(model.config, "lm_reads_cls", True))
+        reliance = self.reliance if self.reliance is not None else str(getattr(model.config, "reliance", None)
+                                                                        or "medium")
+        waits = self.high_waits_for_tau
+        if waits is None:
+            waits = bool(getattr(model.config, "high_waits_for_tau", False))
         return replace(self, threshold=thr, window_threshold=win, confirm=confirm, confirm_below=below,
-                       lm_reads_cls=reads)
+                       lm_reads_cls=reads, reliance=reliance, high_waits_for_tau=waits)
 
     def confirms(self, p_query: float) -> bool:
         """Whether a query judged malicious with P(malicious) = p_query waits for its confirmation

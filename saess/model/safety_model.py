@@ -66,6 +66,10 @@ class SafetyConfig:
     # Whether response tokens attend to the [CLS] state while generating (the paper's design; phase 2
     # teaches the LM to read it). False: only the head reads [CLS] (StrategicConfig.lm_reads_cls).
     lm_reads_cls: bool = True
+    # How generation acts on a malicious judgement unless a run says otherwise (StrategicConfig.reliance,
+    # .high_waits_for_tau); None: "medium" and off.
+    reliance: str | None = None
+    high_waits_for_tau: bool | None = None
     # [CLS]-only adapter (saess.model.cls_adapter): rank 0 = none.
     cls_adapter_r: int = 0
     cls_adapter_alpha: float = 16.0

@@ -109,15 +109,17 @@ class Variant:
     key: str
     model: str  # a model name, or "@NAME" for a model of TRAINED
     label: str
-    reliance: str = _DEFAULT.reliance
+    reliance: str | None = _DEFAULT.reliance  # None: the model's own (StrategicConfig.for_model)
     schedule: str = _DEFAULT.schedule
     tau: int | None = None  # None: StrategicConfig's default
     window: int | None = None  # r1 = r2 = r3; None: StrategicConfig's defaults
     threshold: float | None = None  # None: the model's own
+    high_waits_for_tau: bool | None = None  # None: the model's own
 
     def strategic(self) -> StrategicConfig:
         """The strategic config this variant evaluates its model with."""
-        kw = {"reliance": self.reliance, "schedule": self.schedule, "threshold": self.threshold}
+        kw = {"reliance": self.reliance, "schedule": self.schedule, "threshold": self.threshold,
+              "high_waits_for_tau": self.high_waits_for_tau}
         if self.tau is not None:
             kw["tau"] = self.tau
         if self.window is not None:
@@ -138,7 +140,7 @@ VARIANTS = {v.key: v for v in [
     Variant("first", "default", "without strategic attention (no re-evaluation: schedule first)",
             schedule="first"),
     Variant("low", "default", "without strategic decoding (reliance low)", reliance="low"),
-    Variant("high", "default", "high reliance (stop on malicious)", reliance="high"),
+    Variant("high", "default", "high reliance (stop on malicious)", reliance="high", high_waits_for_tau=False),
     Variant("periodic", "default", "schedule periodic", schedule="periodic"),
     Variant("every", "default", "schedule every", schedule="every"),
     Variant("tau1", "default", "tau 1", tau=1),
