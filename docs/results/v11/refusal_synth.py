@@ -39,21 +39,18 @@ def synthetic_rows(path: Path = SYNTH) -> list[CheckRow]:
     return rows
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default=None, help="also write the table here")
-    ap.add_argument("--write-judge", default=None, help="write the chosen judge file here")
-    a = ap.parse_args(argv)
-    dev = training_rows()
-    models = {"A (development rows)": train(dev), "B (+ 640 written rows)": train(dev, always=synthetic_rows())}
+def compare(models: dict) -> tuple[str, str]:
+    """The table of two refusal judges (A, then B, in `models`' order): their CV on the development
+    folds, the rule's choice (B iff its CV F1 is at least A's), then both on every held-out check part.
+    Returns (Markdown text, the chosen key)."""
     lines = ["| judge | CV F1 (dev folds) | CV precision | CV recall | opening | l2 | threshold |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for k, m in models.items():
         cv = m["cv"]
         lines.append(f"| {k} | {cv['f1']:.4f} | {cv['precision']:.3f} | {cv['recall']:.3f} | {m['head_chars']} | "
                      f"{m['l2']} | {m['threshold']:.3f} |")
-    a_f1, b_f1 = (m["cv"]["f1"] for m in models.values())
-    chosen = "B (+ 640 written rows)" if b_f1 >= a_f1 else "A (development rows)"
+    (ka, a_m), (kb, b_m) = models.items()
+    chosen = kb if b_m["cv"]["f1"] >= a_m["cv"]["f1"] else ka
     lines += ["", f"chosen by the rule (CV F1 of B >= A): {chosen}", "",
               "| set | judge | n | precision | recall | tp/fp/tn/fn |", "| --- | --- | --- | --- | --- | --- |"]
     for s in ("xstest", "pyrit-refusal", "gold-check"):
@@ -69,7 +66,17 @@ def main(argv=None) -> int:
                     sc = score(j, prow, "refusal", part)
                     lines.append(f"| {part} | {k}{' +offtopic' if off else ''} | {sc.n} | {sc.precision:.3f} | "
                                  f"{sc.recall:.3f} | {sc.tp}/{sc.fp}/{sc.tn}/{sc.fn} |")
-    text = "\n".join(lines)
+    return "\n".join(lines), chosen
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=None, help="also write the table here")
+    ap.add_argument("--write-judge", default=None, help="write the chosen judge file here")
+    a = ap.parse_args(argv)
+    dev = training_rows()
+    models = {"A (development rows)": train(dev), "B (+ 640 written rows)": train(dev, always=synthetic_rows())}
+    text, chosen = compare(models)
     print(text)
     if a.out:
         Path(a.out).write_text(text + "\n")

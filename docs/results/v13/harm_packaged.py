@@ -55,13 +55,11 @@ def fit(rows, always, l2, folds=5, seed=0):
             "f1": 2 * tp / (2 * tp + fp + fn) if tp else 0.0}
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default=None)
-    a = ap.parse_args(argv)
-    train_rows, extra = load_gold("train"), packaged_harm_rows()
+def compare(train_rows, extra, name_b: str) -> str:
+    """`trained:harm` fitted (A) on the gold train split and (B) with `extra` in every fold; their CV, the
+    rule's choice (B iff its CV F1 is at least A's), then both on the gold check split's harmful-prompt rows."""
     models = {}
-    for name, always in (("A (gold train)", []), (f"B (+ {len(extra)} packaged rows)", extra)):
+    for name, always in (("A (gold train)", []), (name_b, extra)):
         models[name] = max((fit(train_rows, always, l2) for l2 in T.L2_GRID), key=lambda m: m["f1"])
     lines = ["| judge | CV F1 (gold train, 5 folds) | CV tp/fp/fn | l2 | threshold | check: precision | recall | tp/fp/fn |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -73,11 +71,19 @@ def main(argv=None) -> int:
         fp = sum(p and not r.harmful for p, r in zip(pred, check, strict=True))
         fn = sum((not p) and r.harmful for p, r in zip(pred, check, strict=True))
         cv = m["cv"]
-        lines.append(f"| {name} | {m['f1']:.4f} | {cv['tp']}/{cv['fp']}/{cv['fn']} | {m['l2']} | {m['threshold']:.3f} | "
+        lines.append(f"| {name} | {m['f1']:.5f} | {cv['tp']}/{cv['fp']}/{cv['fn']} | {m['l2']} | {m['threshold']:.3f} | "
                      f"{tp / max(1, tp + fp):.3f} | {tp / max(1, tp + fn):.3f} | {tp}/{fp}/{fn} |")
     f1s = [m["f1"] for m in models.values()]
     lines += ["", f"chosen by the rule (CV F1 of B >= A): {list(models)[1] if f1s[1] >= f1s[0] else list(models)[0]}"]
-    text = "\n".join(lines)
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args(argv)
+    extra = packaged_harm_rows()
+    text = compare(load_gold("train"), extra, f"B (+ {len(extra)} packaged rows)")
     print(text)
     if a.out:
         Path(a.out).write_text(text + "\n")
