@@ -132,10 +132,15 @@ VARIANTS = {v.key: v for v in [
     Variant("sft", "sft", "sft (plain SFT, no [CLS])"),
     Variant("aug", "aug", "aug (Qi et al. data augmentation)"),
     Variant("default", "default", "default (v11wh: phase 1 on views, [CLS] adapter r 8, LM not reading [CLS], "
-                                  "calibrated thresholds; medium, annealing, tau 2, r 10)"),
-    Variant("noviews", "@noviews", "phase 1 on whole texts only (no query views, no response windows)"),
-    Variant("noadapter", "@noadapter", "without the [CLS]-only adapter"),
-    Variant("paperp1", "@paperp1", "the paper's phase 1 (LoRA on the LM, L_lm + lam1 L_cls)"),
+                                  "calibrated thresholds; its own reliance: high + wait for tau, annealing, tau 2, r 10)"),
+    Variant("medium", "default", "default under the paper's reliance medium (the guide, then its LM writes on)",
+            reliance="medium"),
+    # the recipe's ablations without an alignment phase act as the default does (their LM never learned to refuse)
+    Variant("noviews", "@noviews", "phase 1 on whole texts only (no query views, no response windows)",
+            reliance="high", high_waits_for_tau=True),
+    Variant("noadapter", "@noadapter", "without the [CLS]-only adapter", reliance="high", high_waits_for_tau=True),
+    Variant("paperp1", "@paperp1", "the paper's phase 1 (LoRA on the LM, L_lm + lam1 L_cls)",
+            reliance="high", high_waits_for_tau=True),
     Variant("phase2", "@phase2", "+ the alignment SFT phase (200 steps, lambda2 0.5)"),
     Variant("first", "default", "without strategic attention (no re-evaluation: schedule first)",
             schedule="first"),
@@ -161,7 +166,9 @@ ABLATIONS = [("full method", "default"),
              ("the paper's phase 1 (LoRA on the LM with L_lm) instead", "paperp1"),
              ("+ the alignment SFT phase (lambda2 0.5)", "phase2"),
              ("w/o strategic attention (schedule first)", "first"),
-             ("w/o strategic decoding (reliance low)", "low"), ("high reliance", "high")]
+             ("w/o strategic decoding (reliance low)", "low"),
+             ("the paper's reliance medium (guide, then the LM writes on)", "medium"),
+             ("the paper's high reliance (stop at the first malicious window)", "high")]
 SCHEDULES = [("first", "first"), ("periodic", "periodic"), ("every", "every"), ("annealing", "default")]
 HYPER = {
     # default has no alignment phase; these rows add it (200 steps) with each lambda2
