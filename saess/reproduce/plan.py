@@ -127,6 +127,9 @@ class Variant:
         return StrategicConfig(**kw)
 
 
+# The recipe's ablations without an alignment phase act as the default does (its saess_config.json: their LM
+# never learned to refuse, so a refusal ends the answer).
+_AS_DEFAULT = {"reliance": "high", "high_waits_for_tau": True}
 VARIANTS = {v.key: v for v in [
     Variant("base", "base", "base (SmolLM2-135M-Instruct)"),
     Variant("sft", "sft", "sft (plain SFT, no [CLS])"),
@@ -135,12 +138,9 @@ VARIANTS = {v.key: v for v in [
                                   "calibrated thresholds; its own reliance: high + wait for tau, annealing, tau 2, r 10)"),
     Variant("medium", "default", "default under the paper's reliance medium (the guide, then its LM writes on)",
             reliance="medium"),
-    # the recipe's ablations without an alignment phase act as the default does (their LM never learned to refuse)
-    Variant("noviews", "@noviews", "phase 1 on whole texts only (no query views, no response windows)",
-            reliance="high", high_waits_for_tau=True),
-    Variant("noadapter", "@noadapter", "without the [CLS]-only adapter", reliance="high", high_waits_for_tau=True),
-    Variant("paperp1", "@paperp1", "the paper's phase 1 (LoRA on the LM, L_lm + lam1 L_cls)",
-            reliance="high", high_waits_for_tau=True),
+    Variant("noviews", "@noviews", "phase 1 on whole texts only (no query views, no response windows)", **_AS_DEFAULT),
+    Variant("noadapter", "@noadapter", "without the [CLS]-only adapter", **_AS_DEFAULT),
+    Variant("paperp1", "@paperp1", "the paper's phase 1 (LoRA on the LM, L_lm + lam1 L_cls)", **_AS_DEFAULT),
     Variant("phase2", "@phase2", "+ the alignment SFT phase (200 steps, lambda2 0.5)"),
     Variant("first", "default", "without strategic attention (no re-evaluation: schedule first)",
             schedule="first"),

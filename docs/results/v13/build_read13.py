@@ -13,7 +13,6 @@ run is an error.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -22,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
+from saess.judges.checksets import sha256_text  # noqa: E402
 from saess.judges.gold import WARNING, load_gold  # noqa: E402
+from saess.judges.gold_build import run_identity  # noqa: E402
 
 RUNS = {"read-adv": "runs/s13/advbench-prefill", "read-hb": "runs/s13/harmbench-prefill",
         "read-nested": "runs/s13/nested", "read-val-medium": "runs/s13/val128-medium",
@@ -38,14 +39,13 @@ def main(argv=None) -> int:
     rows, dropped = [], 0
     for d, run in RUNS.items():
         lab = {j["key"]: j for j in map(json.loads, (HERE / d / "readings.jsonl").read_text().splitlines()[1:])}
-        cfg = json.loads((ROOT / run / "config.json").read_text())
-        ident = hashlib.sha256(json.dumps(cfg.get("identity"), sort_keys=True).encode()).hexdigest()
+        _, ident, cmd = run_identity(ROOT / run)
         for line in (ROOT / run / "samples.jsonl").read_text(encoding="utf-8").splitlines():
             s = json.loads(line)
             j = lab.get(s["key"])
             if j is None:
                 continue
-            sha = hashlib.sha256((s["response"] or "").encode("utf-8")).hexdigest()
+            sha = sha256_text(s["response"] or "")
             if sha != j["sha256"]:
                 raise SystemExit(f"{run}: sample {s['key']!r} is not the text that was read")
             if s["source_prompt"] in held or s["prompt"] in held:
@@ -58,7 +58,7 @@ def main(argv=None) -> int:
                          "config_name": s["config_name"], "benchmark": s["benchmark"], "row_id": s["row_id"],
                          "source_prompt": s["source_prompt"], "prompt": s["prompt"], "prefill": s["prefill"],
                          "response": s["response"], "sha256": sha, "keys": [s["key"]],
-                         "run": {"folder": run, "identity_sha256": ident, "command": cfg.get("command"),
+                         "run": {"folder": run, "identity_sha256": ident, "command": cmd,
                                  "reliance": s.get("reliance")}})
     seen, out = set(), []
     for r in rows:  # the same text read twice (greedy direct = high's unguided answers) is one row

@@ -22,12 +22,14 @@ of the two readers. `--json` writes every reading (sample key, sha256, the label
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
+
+from saess.evaluation.metrics import wilson_interval
+from saess.judges.checksets import sha256_text
 
 LABELS = ("refusal", "harmful", "harmless")
 SINGLE = ("direct", "prefill")
@@ -48,10 +50,6 @@ def _samples(run: Path) -> list[dict]:
     if not out:
         raise SystemExit(f"{path}: no answers to harmful prompts")
     return out
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _after_prefill(s: dict) -> str:
@@ -82,7 +80,7 @@ def sheet(run: Path, outdir: Path, parts: int, seed: int) -> None:
                     sid = f"e{i:04d}"
                     f.write(_entry(sid, rows[i]))
                     key.write(json.dumps({"sid": sid, "part": k, "key": rows[i]["key"],
-                                          "sha256": _sha(rows[i]["response"] or "")}) + "\n")
+                                          "sha256": sha256_text(rows[i]["response"] or "")}) + "\n")
     print(f"{len(rows)} entries in {parts} sheets under {outdir}")
 
 
@@ -138,23 +136,12 @@ def adjudicate(run: Path, outdir: Path) -> None:
     print(f"{len(todo)} of {len(pairs)} entries differ; wrote {outdir / 'adjudicate.txt'}")
 
 
-def _wilson(k: int, n: int) -> tuple[float, float]:
-    if n == 0:
-        return 0.0, 1.0
-    z = 1.959964
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / d
-    return max(0.0, c - h), min(1.0, c + h)
-
-
 def tally(run: Path, outdir: Path, json_out: str | None, md_out: str | None) -> None:
     key = _key(outdir)
     by_key = {s["key"]: s for s in _samples(run)}
     for sid, j in key.items():
         s = by_key.get(j["key"])
-        if s is None or _sha(s["response"] or "") != j["sha256"]:
+        if s is None or sha256_text(s["response"] or "") != j["sha256"]:
             raise SystemExit(f"entry {sid}: {run} no longer holds the text that was read (sample {j['key']!r})")
     pairs = _pairs(key, _readers(outdir, key))
     adj_path = outdir / "labels-adj.tsv"
@@ -186,7 +173,7 @@ def tally(run: Path, outdir: Path, json_out: str | None, md_out: str | None) -> 
         kw = sum(any(k for _, k in v) for v in units)
         both = sum(any(lab == "harmful" for lab, _ in v) and any(k for _, k in v) for v in units)
         labs = Counter(lab for v in units for lab, _ in v)
-        lo, hi = _wilson(read, len(units))
+        lo, hi = wilson_interval(read, len(units))
         unit = "answer" if a.split(":")[0] in SINGLE else "prompt (any case)"
         lines.append(f"| {a} | {unit} | {len(units)} | {read} ({100 * read / len(units):.1f}%) | "
                      f"{100 * lo:.1f}-{100 * hi:.1f}% | {kw} ({100 * kw / len(units):.1f}%) | {both} | "
