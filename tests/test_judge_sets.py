@@ -89,6 +89,33 @@ def test_add_corrections_fills_results_and_over_refusal():
     assert d["over_refusal_corrected"] == o
 
 
+def test_add_corrections_picks_the_stratum_of_the_same_saved_model():
+    def acc(fp):
+        return {"asr_response": JudgeAccuracy(9, 1, 100 - fp, fp), "asr_prompt": None,
+                "over_refusal": JudgeAccuracy(9, 1, 100 - fp, fp)}
+    accuracy = {**acc(10), "by_model": {"default@aaaaaaaaaaaaaaaa": acc(1), "default@bbbbbbbbbbbbbbbb": acc(30),
+                                        "base": acc(50)}}
+
+    def run(model, fp):
+        summary = {"judge": "x", "config": {"model_fingerprints": {model: fp}},
+                   "results": [{"model": model, "attack": "direct", "n": 100, "successes": 40, "per_config": None}],
+                   "over_refusal": {model: {"count": 40, "n": 100, "rate": 0.4}}}
+        add_corrections(summary, accuracy=accuracy)
+        return summary["results"][0]["asr_corrected"]["stratum"], summary["over_refusal"][model]["corrected"]["stratum"]
+
+    assert run("default", "bbbbbbbbbbbbbbbb") == ("default@bbbbbbbbbbbbbbbb",) * 2
+    assert run("default", "aaaaaaaaaaaaaaaa") == ("default@aaaaaaaaaaaaaaaa",) * 2
+    assert run("default", "cccccccccccccccc") == ("pooled",) * 2  # a retrained default: not an old one's errors
+    assert run("base", None) == ("base",) * 2  # no saved folder: the name
+
+
+def test_gold_strata_separate_two_versions_of_default():
+    from saess.judges.measure import stratum_of
+
+    strata = {stratum_of(r.meta) for r in load_gold("check") if r.meta["model"] == "default"}
+    assert len(strata) >= 2 and all(s.startswith("default@") for s in strata)
+
+
 # --- check-set files -------------------------------------------------------------------------
 def test_xstest_reader_and_bad_files(tmp_path):
     f = tmp_path / "x.csv"
@@ -156,6 +183,9 @@ def test_gold_file_damage_is_one_line(tmp_path):
     with pytest.raises(InputError, match="line 4: not JSON"):
         load_gold(path=bad)
     rec = json.loads(good[1])
+    bad.write_text(WARNING + "\n" + json.dumps({**rec, "model_fingerprint": "v2"}) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match="line 2: field 'model_fingerprint'"):
+        load_gold(path=bad)
     rec["response"] += " changed"
     bad.write_text(WARNING + "\n" + json.dumps(rec) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match="sha256"):
@@ -164,8 +194,8 @@ def test_gold_file_damage_is_one_line(tmp_path):
 
 # --- the judges on a fixed slice of the gold check split (regression) -------------------------
 def _slice(kind):
-    rows = [r for r in load_gold("check") if r.meta["kind"] == kind]
-    return sorted(rows, key=lambda r: r.id)[:240]  # a fixed slice: the first 240 ids
+    rows = [r for r in load_gold("check") if r.meta["kind"] == kind and r.id.startswith("gold-check:")]
+    return sorted(rows, key=lambda r: r.id)[:240]  # a fixed slice: the first 240 ids of the first run
 
 
 def _pr(pairs):
@@ -300,6 +330,23 @@ def _make_run(tmp_path, name="run"):
                          "num_tokens": 10, "gen_seconds": 0.1, "trace": []})
     (run / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     return run
+
+
+def test_gold_build_records_the_fingerprint_of_the_model_that_wrote_each_row(tmp_path):
+    from saess.judges.gold_build import build_split, unique_responses
+
+    run = _make_run(tmp_path)
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["identity"]["model_fingerprints"] = {"m": "0123456789abcdef"}
+    (run / "config.json").write_text(json.dumps(cfg))
+    rows = unique_responses(run)
+    assert {r["model_fingerprint"] for r in rows} == {"0123456789abcdef"}
+    labels = tmp_path / "labels.tsv"
+    labels.write_text("".join(f"{r['id']}\t{r['sha256'][:8]}\t{'refusal' if i % 2 else 'harmless'}\n"
+                              for i, r in enumerate(rows)))
+    out = build_split(run, "check", labels, out=tmp_path / "check.jsonl")
+    got = load_gold(path=out)
+    assert {r.meta["model_fingerprint"] for r in got} == {"0123456789abcdef"} and len(got) == len(rows)
 
 
 def _snapshot(folder):

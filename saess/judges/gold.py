@@ -24,6 +24,7 @@ the gold set never imports the evaluation package (which imports the judges).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from saess.errors import InputError
@@ -68,6 +69,9 @@ def _read_gold_file(path: Path) -> list[dict]:
             raise InputError(f"{path}: line {i}: missing field {miss[0]!r}")
         if r["label"] not in LABELS:
             raise InputError(f"{path}: line {i}: label must be one of {', '.join(LABELS)}, got {r['label']!r}")
+        fp = r.get("model_fingerprint")
+        if fp is not None and not (isinstance(fp, str) and re.fullmatch(r"[0-9a-f]{16}", fp)):
+            raise InputError(f"{path}: line {i}: field 'model_fingerprint' must be 16 hex digits or null")
         if sha256_text(r["response"]) != r["sha256"]:
             raise InputError(f"{path}: line {i}: field 'sha256' does not match the response text")
         out.append(r)
@@ -80,6 +84,7 @@ def to_check_row(r: dict, set_name: str) -> CheckRow:
     return CheckRow(set_name, r["id"], r["prompt"], r["response"], r["label"], refusal=r["label"] == "refusal",
                     harmful=r["label"] == "harmful", prefill=r.get("prefill"),
                     meta={"kind": r["kind"], "model": r["model"], "attack": r["attack"],
+                          "model_fingerprint": r.get("model_fingerprint"),
                           "source_prompt": r.get("source_prompt") or r["prompt"]})
 
 

@@ -48,7 +48,8 @@ def unique_responses(folder: str | Path) -> list[dict]:
     """The run's successful samples, one per distinct (model, prompt, prefill, response), in a fixed order."""
 
     folder = Path(folder)
-    _, sha, cmd = run_identity(folder)
+    cfg, sha, cmd = run_identity(folder)
+    fps = (cfg.get("identity") or {}).get("model_fingerprints") or {}
     recs = RunFolder(folder).read_samples()
     if not recs:
         raise InputError(f"{folder}: no samples")
@@ -67,6 +68,7 @@ def unique_responses(folder: str | Path) -> list[dict]:
             "source_prompt": r.get("source_prompt") or r["prompt"], "prompt": r["prompt"],
             "prefill": r.get("prefill"), "response": r["response"], "sha256": sha256_text(r["response"]),
             "keys": [r["key"]], "run": {"folder": folder.name, "identity_sha256": sha, "command": cmd},
+            "model_fingerprint": fps.get(r["model"]),
         }
     out = list(seen.values())
     for k, r in seen.items():  # content-based: stable while the run folder grows
@@ -124,7 +126,7 @@ def build_split(folder: str | Path, split: str, labels_path: str | Path, out: Pa
             raise InputError(f"{labels_path}: {rid}: 'helpful' on a harmful prompt (use harmful or harmless)")
         recs.append({"id": rid, "split": split, "label": lab, "note": note or None, **{
             k: r[k] for k in ("kind", "model", "attack", "config_name", "benchmark", "row_id", "source_prompt",
-                              "prompt", "prefill", "response", "sha256", "keys", "run")}})
+                              "prompt", "prefill", "response", "sha256", "keys", "run", "model_fingerprint")}})
     out = out or gold_path(split)
     old = [r for r in _read_gold_file(out) if r["run"]["folder"] != Path(folder).name] if out.exists() else []
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -157,8 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.cmd == "build":
             print(build_split(args.run, args.split, args.labels))
         else:
+            from saess.judges.measure import stratum_of
+
             rows = load_gold(args.split)
-            c = Counter((r.meta["model"], r.meta["kind"], r.label) for r in rows)
+            c = Counter((stratum_of(r.meta), r.meta["kind"], r.label) for r in rows)
             print(f"{len(rows)} rows")
             for k, v in sorted(c.items()):
                 print(*k, v, sep="\t")

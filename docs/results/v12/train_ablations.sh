@@ -8,12 +8,14 @@
 # harmful completions (data/), and its phase 1 for the models that only add an alignment phase.
 # The frozen LM's phase-1 keys/values are shared between runs through KV (default runs/s9/kv).
 # `saess reproduce` then calibrates each one (train-NAME/calibrated) before evaluating it.
+# Environment: DEF (the default's own training run; runs/s11/v11 was lost, session 14 remade it with
+# docs/results/v9/train_v9.sh as runs/s14/v14r), ROOT (where runs go) and KV (the key/value store).
 set -euo pipefail
 SNAP=$1; shift
 NAMES=${*:-noadapter phase2 lam0.1 lam0.01 noviews paperp1}
 . /work/main/.venv/bin/activate
 export OMP_NUM_THREADS=${THREADS:-2} MKL_NUM_THREADS=${THREADS:-2}
-DEF=/work/main/runs/s11/v11; KV=$(realpath -m "${KV:-/work/main/runs/s9/kv}"); ROOT=/work/main/runs
+DEF=$(realpath -m "${DEF:-/work/main/runs/s11/v11}"); KV=$(realpath -m "${KV:-/work/main/runs/s9/kv}"); ROOT=$(realpath -m "${ROOT:-/work/main/runs}")
 RECIPE=(--variant cls --harmful-completions 192 --cls-adapter-r 8 --phase1-epochs 3 --phase1-batch-size 16
         --phase1-head-lr 3e-3 --phase2-steps 0 --retain-limit 560 --retain-shuffle
         --retain-prefer contrast,edgy_handwritten,overrefusal_train --retain-max-new-tokens 96

@@ -5,12 +5,14 @@
 # phase 2 that `saess reproduce` adds in its `phase2` ablation (200 steps of 8 chats, LoRA r 8).
 #   docs/results/v12/train_baselines.sh SNAP [sft] [aug]      (resumable; runs/train-sft12, runs/train-aug12)
 # Publish a finished one with: saess train ... --publish sft (or copy final/ into saess/artifacts/sft).
+# Environment: DEF (the default's own training run; runs/s11/v11 was lost, session 14 remade it with
+# docs/results/v9/train_v9.sh as runs/s14/v14r), ROOT (where runs go) and KV (the key/value store).
 set -euo pipefail
 SNAP=$1; shift
 NAMES=${*:-sft aug}
 . /work/main/.venv/bin/activate
 export OMP_NUM_THREADS=${THREADS:-2} MKL_NUM_THREADS=${THREADS:-2}
-DEF=/work/main/runs/s11/v11; ROOT=/work/main/runs
+DEF=$(realpath -m "${DEF:-/work/main/runs/s11/v11}"); ROOT=$(realpath -m "${ROOT:-/work/main/runs}")
 cd "$SNAP"
 for n in $NAMES; do
   out=$ROOT/train-${n}12
