@@ -94,7 +94,7 @@ def test_add_corrections_picks_the_stratum_of_the_same_saved_model():
         return {"asr_response": JudgeAccuracy(9, 1, 100 - fp, fp), "asr_prompt": None,
                 "over_refusal": JudgeAccuracy(9, 1, 100 - fp, fp)}
     accuracy = {**acc(10), "by_model": {"default@aaaaaaaaaaaaaaaa": acc(1), "default@bbbbbbbbbbbbbbbb": acc(30),
-                                        "base": acc(50)}}
+                                        "base": acc(50), "sft": acc(40)}}
 
     def run(model, fp):
         summary = {"judge": "x", "config": {"model_fingerprints": {model: fp}},
@@ -107,13 +107,25 @@ def test_add_corrections_picks_the_stratum_of_the_same_saved_model():
     assert run("default", "aaaaaaaaaaaaaaaa") == ("default@aaaaaaaaaaaaaaaa",) * 2
     assert run("default", "cccccccccccccccc") == ("pooled",) * 2  # a retrained default: not an old one's errors
     assert run("base", None) == ("base",) * 2  # no saved folder: the name
+    assert run("sft", "dddddddddddddddd") == ("pooled",) * 2  # name-only rows are not this saved model's
+    summary = {"judge": "x", "config": {}, "results": [],
+               "over_refusal": {"default": {"count": 4, "n": 10, "rate": 0.4}}}
+    add_corrections(summary, accuracy=accuracy)  # a run that recorded no fingerprint: pooled, and said so
+    assert summary["over_refusal"]["default"]["corrected"]["stratum"] == "pooled"
+    assert any("no fingerprint" in n for n in summary["notes"])
+    with pytest.raises(InputError, match="model_fingerprints"):
+        add_corrections({"judge": "x", "config": {"model_fingerprints": ["x"]}, "results": []}, accuracy=accuracy)
 
 
 def test_gold_strata_separate_two_versions_of_default():
-    from saess.judges.measure import stratum_of
+    from saess.judges.keyword import KeywordJudge
+    from saess.judges.measure import gold_accuracy, stratum_of
 
     strata = {stratum_of(r.meta) for r in load_gold("check") if r.meta["model"] == "default"}
     assert len(strata) >= 2 and all(s.startswith("default@") for s in strata)
+    by = gold_accuracy(KeywordJudge("gcg"))["by_model"]
+    assert "default" not in by  # multi-case groups too are counted per saved model, never merged by name
+    assert all(by[s]["asr_prompt"] is not None and by[s]["over_refusal"] is not None for s in strata)
 
 
 # --- check-set files -------------------------------------------------------------------------
@@ -341,6 +353,11 @@ def test_gold_build_records_the_fingerprint_of_the_model_that_wrote_each_row(tmp
     (run / "config.json").write_text(json.dumps(cfg))
     rows = unique_responses(run)
     assert {r["model_fingerprint"] for r in rows} == {"0123456789abcdef"}
+    for bad in ({"m": "ABCDEF0123456789"}, ["m"]):
+        (run / "config.json").write_text(json.dumps({**cfg, "identity": {**cfg["identity"], "model_fingerprints": bad}}))
+        with pytest.raises(InputError, match="model_fingerprints"):
+            unique_responses(run)
+    (run / "config.json").write_text(json.dumps(cfg))
     labels = tmp_path / "labels.tsv"
     labels.write_text("".join(f"{r['id']}\t{r['sha256'][:8]}\t{'refusal' if i % 2 else 'harmless'}\n"
                               for i, r in enumerate(rows)))

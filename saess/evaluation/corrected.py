@@ -49,17 +49,25 @@ def add_corrections(summary: dict, judge_name: str | None = None, accuracy: dict
             summary["correction"] = None
             return summary
     by_model = accuracy.get("by_model") or {}
-    fingerprints = (summary.get("config") or {}).get("model_fingerprints") or {}
+    cfg = summary.get("config") or {}
+    fingerprints = cfg.get("model_fingerprints") if isinstance(cfg, dict) else None
+    if fingerprints is None:
+        fingerprints = {}
+    if not isinstance(fingerprints, dict):
+        raise InputError("summary config: 'model_fingerprints' is not an object")
+    unmatched = set()
 
     def pick(model: str, kind: str):
         """The model's own stratum when the gold set has it, else the pooled figures. Its own: the
         gold rows written by the same saved model ("model@fingerprint", the fingerprint the run
-        recorded), or, for a model whose gold rows record none (`base`), the rows of that name."""
+        recorded); for a model without a saved folder (`base`: no fingerprint), the rows of that name."""
         fp = fingerprints.get(model)
-        for key in ([f"{model}@{fp}"] if fp else []) + [model]:
-            own = (by_model.get(key) or {}).get(kind)
-            if own is not None:
-                return own, key
+        key = f"{model}@{fp}" if fp else model
+        own = (by_model.get(key) or {}).get(kind)
+        if own is not None:
+            return own, key
+        if not fp and any(k.startswith(f"{model}@") for k in by_model):
+            unmatched.add(model)
         return accuracy.get(kind), "pooled"
 
     for r in summary.get("results") or []:
@@ -74,6 +82,10 @@ def add_corrections(summary: dict, judge_name: str | None = None, accuracy: dict
     for r in summary.get("results") or []:
         o = (summary.get("over_refusal") or {}).get(r["model"])
         r["over_refusal_corrected"] = o.get("corrected") if o else None
+    for model in sorted(unmatched):
+        summary.setdefault("notes", []).append(
+            f"Corrected rates of {model!r} use the pooled figures: the run recorded no fingerprint of the "
+            "model, and the gold set's rows of that name belong to saved models identified by theirs.")
     summary["correction"] = {
         "method": "Rogan-Gladen with the judge's sensitivity/specificity on the gold check split; 95% interval "
                   "from Monte Carlo draws of the observed rate, sensitivity and specificity (Jeffreys Beta)",

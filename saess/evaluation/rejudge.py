@@ -209,7 +209,10 @@ def correct_only(run: str | Path, out: str | Path | None = None) -> tuple[Path, 
             prev = None
         if prev != str(run):
             raise InputError(f"--out {out} exists and is not an earlier correction of {run}; use another --out")
-    add_corrections(summary)
+    try:
+        add_corrections(summary)
+    except InputError as e:
+        raise InputError(f"{sp}: {e}") from None
     summary["corrected_from"] = str(run)
     md = markdown_summary(summary)
     parent = out.resolve().parent

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -31,6 +32,8 @@ def run_identity(folder: Path) -> tuple[dict, str, str]:
     try:
         cfg = json.loads(rf.config_path.read_text(encoding="utf-8"))
         ident = cfg["identity"]
+        if not isinstance(ident, dict):
+            raise TypeError("'identity' is not an object")
     except FileNotFoundError:
         raise InputError(f"{folder}: no config.json; not a saess eval run folder") from None
     except (OSError, ValueError, KeyError, TypeError) as e:
@@ -49,7 +52,11 @@ def unique_responses(folder: str | Path) -> list[dict]:
 
     folder = Path(folder)
     cfg, sha, cmd = run_identity(folder)
-    fps = (cfg.get("identity") or {}).get("model_fingerprints") or {}
+    fps = cfg["identity"].get("model_fingerprints") or {}
+    if not isinstance(fps, dict) or not all(
+            fp is None or (isinstance(fp, str) and re.fullmatch(r"[0-9a-f]{16}", fp)) for fp in fps.values()):
+        raise InputError(f"{RunFolder(folder).config_path}: identity.model_fingerprints must map model names to "
+                         "16 hex digits or null")
     recs = RunFolder(folder).read_samples()
     if not recs:
         raise InputError(f"{folder}: no samples")
