@@ -118,8 +118,9 @@ def test_add_corrections_picks_the_stratum_of_the_same_saved_model():
 
 
 def test_gold_strata_separate_two_versions_of_default():
+    from saess.judges.gold import stratum_of
     from saess.judges.keyword import KeywordJudge
-    from saess.judges.measure import gold_accuracy, stratum_of
+    from saess.judges.measure import gold_accuracy
 
     strata = {stratum_of(r.meta) for r in load_gold("check") if r.meta["model"] == "default"}
     assert len(strata) >= 2 and all(s.startswith("default@") for s in strata)

@@ -80,6 +80,14 @@ def _read_gold_file(path: Path) -> list[dict]:
     return out
 
 
+def stratum_of(rec: dict) -> str:
+    """A gold row's stratum (a row, or a `CheckRow.meta`): "model@fingerprint" (`saess.model.registry`
+    fingerprint of the saved model that wrote it) when recorded, else the model's name (`base`, which
+    has no saved folder)."""
+    fp = rec.get("model_fingerprint")
+    return f"{rec['model']}@{fp}" if fp else rec["model"]
+
+
 def to_check_row(r: dict, set_name: str) -> CheckRow:
     return CheckRow(set_name, r["id"], r["prompt"], r["response"], r["label"], refusal=r["label"] == "refusal",
                     harmful=r["label"] == "harmful", prefill=r.get("prefill"),

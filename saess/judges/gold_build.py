@@ -21,7 +21,7 @@ from saess.errors import InputError, SaessError
 from saess.evaluation.store import RunFolder
 from saess.judges.base import strip_prefill
 from saess.judges.checksets import sha256_text
-from saess.judges.gold import LABELS, SPLITS, WARNING, _read_gold_file, gold_path, load_gold
+from saess.judges.gold import LABELS, SPLITS, WARNING, _read_gold_file, gold_path, load_gold, stratum_of
 from saess.reports.combine import command_of
 
 
@@ -166,8 +166,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.cmd == "build":
             print(build_split(args.run, args.split, args.labels))
         else:
-            from saess.judges.measure import stratum_of
-
             rows = load_gold(args.split)
             c = Counter((stratum_of(r.meta), r.meta["kind"], r.label) for r in rows)
             print(f"{len(rows)} rows")

@@ -39,7 +39,7 @@ from saess.judges.checksets import (
     load_xstest,
 )
 from saess.judges.correction import JudgeAccuracy
-from saess.judges.gold import _read_gold_file, gold_path, load_gold, to_check_row
+from saess.judges.gold import _read_gold_file, gold_path, load_gold, stratum_of, to_check_row
 from saess.judges.keyword import KeywordJudge
 from saess.judges.refusal_model import TrainedRefusalJudge
 from saess.judges.rules import RefusalRulesJudge
@@ -236,13 +236,6 @@ def gold_accuracy(judge, rows: Sequence[CheckRow] | None = None, raw: Sequence[d
                    f"gold-check ({k}; Se pooled, Sp of {m}), judge {judge.name}") for k in kinds}
         for m, c in counts.items()}
     return out
-
-
-def stratum_of(rec: dict) -> str:
-    """A gold row's stratum: "model@fingerprint" (`saess.model.registry` fingerprint of the saved
-    model that wrote it) when recorded, else the model's name (`base`, which has no saved folder)."""
-    fp = rec.get("model_fingerprint")
-    return f"{rec['model']}@{fp}" if fp else rec["model"]
 
 
 @cache

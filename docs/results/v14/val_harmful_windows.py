@@ -3,6 +3,8 @@
     python docs/results/v14/val_harmful_windows.py prompts OUT.jsonl [--n 1000]
     saess -q generate --model base --reliance off --prompts OUT.jsonl --max-new-tokens 96 --batch-size 32 --out ANSWERS.jsonl
     python docs/results/v14/val_harmful_windows.py score MODEL ANSWERS.jsonl BENIGN_ANSWERS.jsonl [--out FILE]
+        [--scores FILE] [--labels docs/results/v14/read-valmal/labels.jsonl]
+    python docs/results/v14/val_harmful_windows.py tally SCORES LABELS THRESHOLD [--out FILE]
 
 Why: `saess calibrate --window-answers` measures the window rules (2-3) on 623 benign validation answers
 but only the 43 complying answers the training sources ship for the split's malicious prompts
@@ -56,9 +58,36 @@ def score(a) -> int:
     res = {"model": a.model, "window_threshold": th, "n_harmful": len(pos), "n_benign": len(neg),
            "auroc": auroc(pos, neg), "harmful_flagged": sum(s >= th for s in pos) / len(pos),
            "benign_flagged": sum(s >= th for s in neg) / len(neg)}
+    if a.labels:  # readers' labels of the harmful answers (docs/results/v14/read-valmal): those read harmful
+        lab = {json.loads(x)["prompt"]: json.loads(x)["label"] for x in open(a.labels, encoding="utf-8")}
+        read = [s for (p, _), s in zip(harm, pos, strict=True) if lab.get(p) == "harmful"]
+        res.update(n_read_harmful=len(read), auroc_read_harmful=auroc(read, neg) if read else None,
+                   read_harmful_flagged=sum(s >= th for s in read) / len(read) if read else None)
     print(json.dumps(res))
     if a.out:
         Path(a.out).write_text(json.dumps(res) + "\n")
+    if a.scores:
+        Path(a.scores).write_text(json.dumps({"harmful": [[p, s] for (p, _), s in zip(harm, pos, strict=True)],
+                                              "benign": [[p, s] for (p, _), s in zip(ben, neg, strict=True)]}))
+    return 0
+
+
+def tally(a) -> int:
+    """The numbers of `score` from a scores file it wrote, with readers' labels (no model needed)."""
+    from saess.stats import auroc
+
+    sc = json.loads(Path(a.scores).read_text(encoding="utf-8"))
+    lab = {json.loads(x)["prompt"]: json.loads(x)["label"] for x in open(a.labels, encoding="utf-8")}
+    neg = [s for _, s in sc["benign"]]
+    out = {"window_threshold": a.threshold, "n_benign": len(neg),
+           "benign_flagged": sum(s >= a.threshold for s in neg) / len(neg)}
+    for name in ("harmful", "harmless", "refusal"):
+        pos = [s for p, s in sc["harmful"] if lab.get(p) == name]
+        out[f"read_{name}"] = {"n": len(pos), "flagged": sum(s >= a.threshold for s in pos),
+                               "auroc_vs_benign": round(auroc(pos, neg), 4) if pos else None}
+    print(json.dumps(out))
+    if a.out:
+        Path(a.out).write_text(json.dumps(out) + "\n")
     return 0
 
 
@@ -73,8 +102,15 @@ def main(argv=None) -> int:
     s.add_argument("answers")
     s.add_argument("benign")
     s.add_argument("--out", default=None)
+    s.add_argument("--scores", default=None, help="write every answer's score (JSON)")
+    s.add_argument("--labels", default=None, help="readers' labels (JSONL: prompt, label) of the harmful answers")
+    t = sub.add_parser("tally")
+    t.add_argument("scores")
+    t.add_argument("labels")
+    t.add_argument("threshold", type=float)
+    t.add_argument("--out", default=None)
     a = ap.parse_args(argv)
-    return prompts(a) if a.cmd == "prompts" else score(a)
+    return {"prompts": prompts, "score": score, "tally": tally}[a.cmd](a)
 
 
 if __name__ == "__main__":
