@@ -109,28 +109,20 @@ def extract(a) -> int:
 
 
 def auroc(scores, y) -> float:
+    from saess.stats import auroc as _auroc
+
     s, y = np.asarray(scores, float), np.asarray(y, bool)
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(len(s))
-    ranks[order] = np.arange(1, len(s) + 1)
-    for v in np.unique(s):  # average ranks of ties
-        m = s == v
-        ranks[m] = ranks[m].mean()
-    npos, nneg = y.sum(), (~y).sum()
-    return float((ranks[y].sum() - npos * (npos + 1) / 2) / (npos * nneg))
+    return _auroc(s[y].tolist(), s[~y].tolist())
 
 
 def tpr_at_fpr(scores, y, max_fpr=0.05):
+    """(TPR, threshold, FPR) at the threshold `saess calibrate` chooses (lowest with FPR <= max_fpr)."""
+    from saess.evaluation.calibration import choose_threshold
+
     s, y = np.asarray(scores, float), np.asarray(y, bool)
-    best = (0.0, float("inf"), 0.0)
-    for t in np.unique(s):
-        pred = s >= t
-        fpr = (pred & ~y).sum() / max(1, (~y).sum())
-        if fpr <= max_fpr:
-            tpr = (pred & y).sum() / max(1, y.sum())
-            if tpr > best[0] or (tpr == best[0] and t < best[1]):
-                best = (float(tpr), float(t), float(fpr))
-    return best
+    t = choose_threshold(s[y].tolist(), s[~y].tolist(), max_fpr)
+    pred = s >= t
+    return float((pred & y).sum() / y.sum()), float(t), float((pred & ~y).sum() / (~y).sum())
 
 
 def fit(a) -> int:
