@@ -70,7 +70,7 @@ def _read_gold_file(path: Path) -> list[dict]:
         if r["label"] not in LABELS:
             raise InputError(f"{path}: line {i}: label must be one of {', '.join(LABELS)}, got {r['label']!r}")
         fp = r.get("model_fingerprint")
-        if fp is not None and not (isinstance(fp, str) and re.fullmatch(r"[0-9a-f]{16}", fp)):
+        if not is_fingerprint(fp):
             raise InputError(f"{path}: line {i}: field 'model_fingerprint' must be 16 hex digits or null")
         if sha256_text(r["response"]) != r["sha256"]:
             raise InputError(f"{path}: line {i}: field 'sha256' does not match the response text")
@@ -78,6 +78,11 @@ def _read_gold_file(path: Path) -> list[dict]:
     if not out:
         raise InputError(f"{path}: no labelled rows")
     return out
+
+
+def is_fingerprint(fp) -> bool:
+    """A saved model's fingerprint as `saess eval` records it (16 hex digits), or None (no saved folder)."""
+    return fp is None or (isinstance(fp, str) and re.fullmatch(r"[0-9a-f]{16}", fp) is not None)
 
 
 def stratum_of(rec: dict) -> str:

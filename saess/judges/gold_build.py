@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import re
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -21,7 +20,16 @@ from saess.errors import InputError, SaessError
 from saess.evaluation.store import RunFolder
 from saess.judges.base import strip_prefill
 from saess.judges.checksets import sha256_text
-from saess.judges.gold import LABELS, SPLITS, WARNING, _read_gold_file, gold_path, load_gold, stratum_of
+from saess.judges.gold import (
+    LABELS,
+    SPLITS,
+    WARNING,
+    _read_gold_file,
+    gold_path,
+    is_fingerprint,
+    load_gold,
+    stratum_of,
+)
 from saess.reports.combine import command_of
 
 
@@ -54,7 +62,7 @@ def unique_responses(folder: str | Path) -> list[dict]:
     cfg, sha, cmd = run_identity(folder)
     fps = cfg["identity"].get("model_fingerprints") or {}
     if not isinstance(fps, dict) or not all(
-            fp is None or (isinstance(fp, str) and re.fullmatch(r"[0-9a-f]{16}", fp)) for fp in fps.values()):
+            is_fingerprint(fp) for fp in fps.values()):
         raise InputError(f"{RunFolder(folder).config_path}: identity.model_fingerprints must map model names to "
                          "16 hex digits or null")
     recs = RunFolder(folder).read_samples()
