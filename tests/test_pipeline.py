@@ -282,3 +282,24 @@ def test_retain_prefer_answers_the_named_sources_first(tmp_path):
                          phase1_views=True, retain_prefer=("nosuch",), val_limit=4)
     with pytest.raises(InputError, match="--retain-prefer: no SFT prompts of source nosuch"):
         run_pipeline(bad, tmp_path / "bad", model=tiny_safety_model(), recipe=recipe)
+
+
+def test_harmful_completions_with_openings_and_their_own_cache(tmp_path):
+    """--completion-prefill: the base model continues the opening, the answer keeps it, the refusal test
+    reads what follows it, and the cache file is one per (length, openings)."""
+    from saess.training.pipeline import _after_opening, _answer_with_base, _completions_file
+    got = _answer_with_base(tiny_safety_model(), [BENIGN[0], BENIGN[1]], tmp_path / "c.jsonl", 3, "completions",
+                            prefills={BENIGN[0]: "Sure, here is"})
+    assert got[BENIGN[0]].startswith("Sure, here is") and len(got[BENIGN[0]]) > len("Sure, here is")
+    assert not got[BENIGN[1]].startswith("Sure, here is")
+    assert _after_opening("Sure, here is I'm sorry", "Sure, here is").strip() == "I'm sorry"
+    assert _after_opening("I'm sorry", None) == "I'm sorry"
+    base = PipelineConfig()
+    assert _completions_file(base) == "completions.jsonl"
+    a = _completions_file(PipelineConfig(completion_max_new_tokens=128))
+    b = _completions_file(PipelineConfig(completion_max_new_tokens=128, completion_prefills=("Sure, here is",)))
+    assert len({a, b, "completions.jsonl"}) == 3
+    with pytest.raises(InputError, match="completion-prefill"):
+        PipelineConfig(completion_prefills=(" ",))
+    with pytest.raises(InputError, match="completion-max-new-tokens"):
+        PipelineConfig(completion_max_new_tokens=0)

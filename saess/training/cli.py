@@ -58,6 +58,11 @@ def register_training_commands(sub) -> None:
                    help="at most N phase-1 sequences (a seeded sample)")
     p.add_argument("--harmful-completions", type=int, default=P.harmful_completions,
                    help="malicious training prompts the base model completes (harmful windows for phase 1)")
+    p.add_argument("--completion-max-new-tokens", type=int, default=P.completion_max_new_tokens,
+                   help="length of those completions in new tokens (default: %(default)s)")
+    p.add_argument("--completion-prefill", action="append", default=None, metavar="TEXT",
+                   help="an opening the base model continues when it writes those completions (repeat the flag "
+                        "for several, cycled over the prompts; default: none, it answers the bare prompt)")
     p.add_argument("--cls-adapter-r", type=int, default=P.cls_adapter_r,
                    help="rank of the [CLS]-only adapter (0: none)")
     p.add_argument("--cls-adapter-alpha", type=float, default=P.cls_adapter_alpha)
@@ -131,6 +136,8 @@ def config_from_args(args) -> PipelineConfig:
                           phase1_views=args.phase1_views, windows_per_answer=args.windows_per_answer,
                           window_max_start=args.window_max_start, phase1_limit=args.phase1_limit,
                           harmful_completions=args.harmful_completions, cls_adapter_r=args.cls_adapter_r,
+                          completion_max_new_tokens=args.completion_max_new_tokens,
+                          completion_prefills=tuple(args.completion_prefill or ()),
                           cls_adapter_alpha=args.cls_adapter_alpha, mask_guide=args.mask_guide,
                           edgy_repeat=args.edgy_repeat, retain_limit=args.retain_limit,
                           retain_max_new_tokens=args.retain_max_new_tokens, val_limit=args.val_limit,

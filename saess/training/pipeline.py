@@ -14,6 +14,7 @@ Benign prompts that ship without an answer are answered by the base model itself
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -89,6 +90,10 @@ class PipelineConfig:
     # Malicious training prompts completed by the base model (harmful windows for phase 1).
     harmful_completions: int = 0
     completion_max_new_tokens: int = 48
+    # Response openings the base model continues when it writes those completions (cycled over the
+    # prompts; none: it answers the bare prompt). An affirmative opening makes it write on-topic
+    # compliance past the point where it would refuse, and the opening is part of the answer.
+    completion_prefills: tuple[str, ...] = ()
     # [CLS]-only adapter (saess.model.cls_adapter): rank, 0 = none.
     cls_adapter_r: int = 0
     cls_adapter_alpha: float = 16.0
@@ -148,6 +153,11 @@ class PipelineConfig:
             raise InputError("--phase2-steps 0 (no alignment phase) only applies to the cls variant: "
                              "the sft and aug baselines are their phase 2")
         self.retain_prefer = tuple(self.retain_prefer)
+        self.completion_prefills = tuple(self.completion_prefills)
+        if self.completion_max_new_tokens < 1:
+            raise InputError(f"--completion-max-new-tokens must be >= 1, got {self.completion_max_new_tokens}")
+        if any(not x.strip() for x in self.completion_prefills):
+            raise InputError("--completion-prefill: an opening must not be empty")
         if self.phase1_epochs is not None and self.phase1_epochs <= 0:
             raise InputError(f"--phase1-epochs must be > 0, got {self.phase1_epochs}")
         if self.phase1_from is not None:
@@ -210,9 +220,11 @@ def phase1_lm_targets(seqs: list, k: int, rng: random.Random) -> list:
 
 
 def _answer_with_base(model, prompts: list[str], path: Path, max_new_tokens: int, what: str,
-                      batch_size: int = 32) -> dict[str, str]:
+                      batch_size: int = 32, prefills: dict[str, str] | None = None) -> dict[str, str]:
     """Greedy answers of the untouched base model to `prompts`; cached (resumable) in `path` (JSONL).
-    Returns the answers to `prompts` only, whatever else the cache holds."""
+    Returns the answers to `prompts` only, whatever else the cache holds. With `prefills`, the answer to
+    a prompt in it starts with its prefill (the answer is the prefill and what the model wrote after it)."""
+    prefills = prefills or {}
     done: dict[str, str] = {}
     if path.exists():
         for line in path.read_text().splitlines():
@@ -229,19 +241,34 @@ def _answer_with_base(model, prompts: list[str], path: Path, max_new_tokens: int
     with open(path, "a") as f, tqdm(total=len(todo), desc=what, unit="prompt") as bar:
         for s in range(0, len(todo), batch_size):
             chunk = todo[s:s + batch_size]
-            outcomes = batch_then_one_by_one(lambda ps: gen.generate(ps, sampling=sp), chunk, retry_on=InputError)
+            outcomes = batch_then_one_by_one(lambda ps: gen.generate(ps, [prefills.get(p) for p in ps], sampling=sp),
+                                             chunk, retry_on=InputError)
             for o in outcomes:
                 if o.error is not None:
                     logger.warning("%s: skipped a prompt (%s)", what, o.error)
                     continue
                 r = o.result
-                text = r.generated.strip()
+                text = (r.response if r.prefill else r.generated).strip()
                 done[r.prompt] = text
                 f.write(json.dumps({"prompt": r.prompt, "response": text}) + "\n")
             f.flush()
             bar.update(len(chunk))
     # Only the answers asked for: a cache filled by a run with other limits must not change this one.
     return {p: done[p] for p in prompts if p in done}
+
+
+def _completions_file(cfg: PipelineConfig) -> str:
+    """The cache of the harmful completions: one file per (length, openings), so that a run with other
+    settings never reuses answers written under different ones (the default keeps its old name)."""
+    if cfg.completion_max_new_tokens == 48 and not cfg.completion_prefills:
+        return "completions.jsonl"
+    key = json.dumps([cfg.completion_max_new_tokens, list(cfg.completion_prefills)])
+    return f"completions-{hashlib.sha256(key.encode()).hexdigest()[:10]}.jsonl"
+
+
+def _after_opening(answer: str, opening: str | None) -> str:
+    """What the model wrote after the opening it was given."""
+    return answer[len(opening):] if opening and answer.startswith(opening) else answer
 
 
 # A completion that opens like a refusal is not a harmful answer (phase-1 windows would mislabel it).
@@ -387,9 +414,14 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None, 
         harmful = [(e.prompt, e.response, MALICIOUS) for e in recipe.get("harmful_answers", [])]
         if cfg.harmful_completions:
             mal = list(dict.fromkeys(e.base_prompt for e in recipe["alignment"] if e.label == MALICIOUS))
-            done = _answer_with_base(model, mal[: cfg.harmful_completions], out / "data" / "completions.jsonl",
-                                     cfg.completion_max_new_tokens, "completions")
-            kept = [(p, a, MALICIOUS) for p, a in done.items() if a and not _REFUSAL_START.match(a)]
+            mal = mal[: cfg.harmful_completions]
+            opens = cfg.completion_prefills
+            pre = {p: opens[i % len(opens)] for i, p in enumerate(mal)} if opens else {}
+            done = _answer_with_base(model, mal, out / "data" / _completions_file(cfg),
+                                     cfg.completion_max_new_tokens, "completions", prefills=pre)
+            # the refusal test reads what the model wrote, after the opening it was given
+            kept = [(p, a, MALICIOUS) for p, a in done.items()
+                    if a and not _REFUSAL_START.match(_after_opening(a, pre.get(p)))]
             logger.info("harmful completions: %d kept of %d (refusal-like openings dropped)", len(kept), len(done))
             harmful += kept
     # Training sequences are capped (time on CPU); longer ones are skipped and counted.
