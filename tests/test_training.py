@@ -113,7 +113,22 @@ def test_baseline_without_signal_leaves_head_untouched(tmp_path):
     assert torch.equal(head, m.safety_head.weight)
 
 
-@pytest.mark.parametrize("kw", [dict(phase="pre"), dict(finetune="qlora"), dict(batch_size=0), dict(max_steps=0)])
+def test_cls_label_smoothing_is_the_smoothed_cross_entropy():
+    """--cls-label-smoothing eps: L_cls = (1 - eps) * CE(y) + eps * mean over both classes of CE(class)."""
+    m = _model()
+    logits = torch.tensor([[2.0, -1.0], [0.5, 0.3], [-3.0, 4.0]])
+    labels = torch.tensor([0, 1, -100])
+    plain = SafetyTrainer(m, TrainConfig(batch_size=2, max_steps=1), _seqs(m))._cls_sum(logits, labels)
+    smooth = SafetyTrainer(m, TrainConfig(batch_size=2, max_steps=1, cls_label_smoothing=0.2), _seqs(m))._cls_sum(
+        logits, labels)
+    logp = torch.log_softmax(logits[:2], dim=-1)
+    want = sum(-(0.8 * logp[i, y] + 0.2 * logp[i].mean()) for i, y in enumerate((0, 1)))
+    torch.testing.assert_close(smooth, want)
+    torch.testing.assert_close(plain, -(logp[0, 0] + logp[1, 1]))
+
+
+@pytest.mark.parametrize("kw", [dict(phase="pre"), dict(finetune="qlora"), dict(batch_size=0), dict(max_steps=0),
+                                dict(cls_label_smoothing=0.5), dict(cls_label_smoothing=-0.1)])
 def test_bad_config(kw):
     with pytest.raises(InputError):
         TrainConfig(**kw)

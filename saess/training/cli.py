@@ -43,6 +43,8 @@ def register_training_commands(sub) -> None:
     p.add_argument("--lora-dropout", type=float, default=T.lora_dropout)
     p.add_argument("--lr", type=float, default=T.lr)
     p.add_argument("--head-lr", type=float, default=T.head_lr)
+    p.add_argument("--cls-label-smoothing", type=float, default=T.cls_label_smoothing, metavar="EPS",
+                   help="label smoothing of the [CLS] loss in both phases (default: %(default)s)")
     p.add_argument("--lam1", type=float, default=P.lam1)
     p.add_argument("--lam2", type=float, default=P.lam2)
     p.add_argument("--phase1-head-lr", type=float, default=P.phase1_head_lr,
@@ -128,7 +130,7 @@ def config_from_args(args) -> PipelineConfig:
     train = TrainConfig(batch_size=args.batch_size, grad_accum=args.grad_accum, max_length=args.max_length,
                         lora_r=args.lora_r, lora_alpha=args.lora_alpha or 2 * args.lora_r,
                         lora_dropout=args.lora_dropout, lr=args.lr, head_lr=args.head_lr, seed=args.seed,
-                        kv_store=args.kv_store)
+                        kv_store=args.kv_store, cls_label_smoothing=args.cls_label_smoothing)
     return PipelineConfig(variant=args.variant, base=args.base, train=train, phase1_steps=args.phase1_steps,
                           phase1_epochs=args.phase1_epochs, phase2_steps=args.phase2_steps, lam1=args.lam1,
                           lam2=args.lam2, phase1_head_lr=args.phase1_head_lr,

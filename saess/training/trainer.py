@@ -201,7 +201,7 @@ class SafetyTrainer:
             safety_logits = m.text_phase_safety_logits(batch).float()
             cls_sum = torch.zeros((), device=m.device)
             if (batch.cls_labels != IGNORE).any():
-                cls_sum = F.cross_entropy(safety_logits, batch.cls_labels, ignore_index=IGNORE, reduction="sum")
+                cls_sum = self._cls_sum(safety_logits, batch.cls_labels)
             return torch.zeros((), device=m.device), cls_sum, safety_logits
         # Baselines (signal=False): no token attends to [CLS] = the plain language model.
         mask = m.phase_mask(batch, self.cfg.phase, signal=self.cfg.signal)
@@ -216,8 +216,13 @@ class SafetyTrainer:
         cls_sum = torch.zeros((), device=m.device)
         safety_logits = m.head(hidden[:, 0]).float() if self.cfg.signal else None
         if safety_logits is not None and (batch.cls_labels != IGNORE).any():
-            cls_sum = F.cross_entropy(safety_logits, batch.cls_labels, ignore_index=IGNORE, reduction="sum")
+            cls_sum = self._cls_sum(safety_logits, batch.cls_labels)
         return lm_sum, cls_sum, safety_logits
+
+    def _cls_sum(self, logits, labels):
+        """Sum-reduced L_cls (with the configured label smoothing; unlabelled sequences ignored)."""
+        return F.cross_entropy(logits, labels, ignore_index=IGNORE, reduction="sum",
+                               label_smoothing=self.cfg.cls_label_smoothing)
 
     def _memo_loss(self, mb: list[int], batch):
         """Labelled-text loss of a frozen LM from memoised keys/values (see `kv_memo`)."""
@@ -237,7 +242,7 @@ class SafetyTrainer:
                     self.kv_store.put(self.train_seqs[mb[j]], kv)
         logits = m.cls_logits_from_kv([self.kv_memo[i] for i in mb]).float()
         labels = batch.cls_labels.to(m.device)
-        cls_sum = F.cross_entropy(logits, labels, ignore_index=IGNORE, reduction="sum")
+        cls_sum = self._cls_sum(logits, labels)
         return torch.zeros((), device=m.device), cls_sum
 
     def _counts(self, micro: list[list[int]]) -> tuple[float, float]:
