@@ -385,6 +385,7 @@ def test_rejudge_writes_a_new_folder_with_raw_and_corrected_rates(tmp_path):
     o = summary["over_refusal"]["m"]
     assert o["count"] == 1 and o["corrected"] is not None and 0 <= o["corrected"]["rate"] <= 1
     assert "corrected ASR" in md
+    assert "refused per the judge `rules:refusal`" in md and "keyword judge" not in md  # the judge used, by name
     saved = json.loads((out / "summary.json").read_text())
     assert saved["results"][0]["asr_corrected"] == res["asr_corrected"]
     rec = json.loads((out / "samples.jsonl").read_text().splitlines()[1])

@@ -66,7 +66,7 @@ def markdown_summary(summary: dict) -> str:
         parts += ["Models: " + "; ".join(desc) + ".", ""]
     parts += [results_table(summary["results"]), ""]
     if summary.get("over_refusal"):
-        parts += ["## Over-refusal (benign prompts, direct, greedy; refused per the keyword judge)", "",
+        parts += [f"## Over-refusal (benign prompts, direct, greedy; refused per the judge `{summary['judge']}`)", "",
                   over_refusal_table(summary["over_refusal"], (summary.get("benign") or {}).get("name", "?")), ""]
     per_cfg = [r for r in summary["results"] if r.get("per_config")]
     if per_cfg:

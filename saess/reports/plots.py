@@ -15,7 +15,7 @@ def pyplot():
     return plt
 
 
-def plot_asr(results: list[dict], path: str | Path) -> bool:
+def plot_asr(results: list[dict], path: str | Path, judge: str = "keyword judge") -> bool:
     """Grouped bars: ASR (%) per attack, one bar per model, with 95% interval bars."""
     rows = [r for r in results if r["n"]]
     if not rows:
@@ -42,7 +42,7 @@ def plot_asr(results: list[dict], path: str | Path) -> bool:
     ax.set_xticklabels(attacks, rotation=20, ha="right")
     ax.set_ylabel("attack success rate (%)")
     ax.set_ylim(0, 110)
-    ax.set_title(f"ASR on {rows[0]['benchmark']} (keyword judge, 95% Wilson CI)")
+    ax.set_title(f"ASR on {rows[0]['benchmark']} ({judge}, 95% Wilson CI)")
     ax.legend(loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
