@@ -260,7 +260,7 @@ def _answer_with_base(model, prompts: list[str], path: Path, max_new_tokens: int
 def _completions_file(cfg: PipelineConfig) -> str:
     """The cache of the harmful completions: one file per (length, openings), so that a run with other
     settings never reuses answers written under different ones (the default keeps its old name)."""
-    if cfg.completion_max_new_tokens == 48 and not cfg.completion_prefills:
+    if cfg.completion_max_new_tokens == PipelineConfig.completion_max_new_tokens and not cfg.completion_prefills:
         return "completions.jsonl"
     key = json.dumps([cfg.completion_max_new_tokens, list(cfg.completion_prefills)])
     return f"completions-{hashlib.sha256(key.encode()).hexdigest()[:10]}.jsonl"
