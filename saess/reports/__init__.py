@@ -18,9 +18,9 @@ def write_reports(folder, summary: dict, records: list[dict]) -> tuple[str, list
     (folder / "summary.md").write_text(md, encoding="utf-8")
     files = ["summary.md"]
     images = []
-    judge = f"judge {summary.get('judge') or 'keyword:gcg'}"
-    if plot_asr(summary["results"], folder / "asr.png", judge):
-        images.append(("asr.png", f"Attack success rate per attack and model ({judge}), 95% Wilson intervals"))
+    if plot_asr(summary["results"], folder / "asr.png", summary["judge"]):
+        images.append(("asr.png", f"Attack success rate per attack and model (judge {summary['judge']}), "
+                                  "95% Wilson intervals"))
     if summary.get("over_refusal") and plot_over_refusal(summary["over_refusal"], folder / "over_refusal.png"):
         images.append(("over_refusal.png", "Over-refusal on benign prompts, 95% Wilson intervals"))
     chosen = choose_trace_samples(records)

@@ -79,7 +79,7 @@ def combine(folders: list[str | Path]) -> tuple[str, list[dict]]:
             rows.setdefault(key[:2], {})[r["model"]] = r
             if r["model"] not in models:
                 models.append(r["model"])
-            combined.append(r)
+            combined.append({**r, "judge": run["summary"].get("judge")})
     lines = ["| benchmark | attack | " + " | ".join(models) + " |", "|---|---|" + "---|" * len(models)]
     benches = list(dict.fromkeys(b for b, _ in rows))
     for (bench, attack), by_model in sorted(rows.items(), key=lambda kv: benches.index(kv[0][0])):
@@ -119,7 +119,7 @@ def write_combined(folders: list[str | Path], out: str | Path | None, plot: str 
     if plot is not None:
         labelled = [{**r, "attack": f"{r['benchmark']}: {r['attack']}"} for r in results]
         Path(plot).parent.mkdir(parents=True, exist_ok=True)
-        plot_asr(labelled, plot)
+        plot_asr(labelled, plot, ", ".join(sorted({str(r["judge"]) for r in results})))
         rel = os.path.relpath(plot, Path(out).parent) if out is not None else str(plot)
         md += f"\n![ASR per attack and model]({rel})\n"
     if out is not None:

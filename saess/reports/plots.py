@@ -15,8 +15,9 @@ def pyplot():
     return plt
 
 
-def plot_asr(results: list[dict], path: str | Path, judge: str = "keyword judge") -> bool:
-    """Grouped bars: ASR (%) per attack, one bar per model, with 95% interval bars."""
+def plot_asr(results: list[dict], path: str | Path, judge: str) -> bool:
+    """Grouped bars: ASR (%) per attack, one bar per model, with 95% interval bars; `judge` names
+    the judge (or judges) the rates come from, for the title."""
     rows = [r for r in results if r["n"]]
     if not rows:
         return False
@@ -42,7 +43,7 @@ def plot_asr(results: list[dict], path: str | Path, judge: str = "keyword judge"
     ax.set_xticklabels(attacks, rotation=20, ha="right")
     ax.set_ylabel("attack success rate (%)")
     ax.set_ylim(0, 110)
-    ax.set_title(f"ASR on {rows[0]['benchmark']} ({judge}, 95% Wilson CI)")
+    ax.set_title(f"ASR on {rows[0]['benchmark']} (judge {judge}, 95% Wilson CI)")
     ax.legend(loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -146,7 +146,7 @@ def figures(res: Results, figs: Path) -> dict[str, str]:
 
     def bars(name: str, rows: list[tuple[str, dict | None]], bench: str) -> None:
         results = [{**r, "model": lab, "benchmark": bench} for lab, r in rows if r and r.get("n")]
-        if results and plot_asr(results, figs / name):
+        if results and plot_asr(results, figs / name, "keyword:gcg"):
             made[name] = name
 
     main = []
