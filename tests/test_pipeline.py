@@ -303,3 +303,26 @@ def test_harmful_completions_with_openings_and_their_own_cache(tmp_path):
         PipelineConfig(completion_prefills=(" ",))
     with pytest.raises(InputError, match="completion-max-new-tokens"):
         PipelineConfig(completion_max_new_tokens=0)
+
+
+def test_completion_bare_too_writes_both_kinds_each_in_its_own_cache(tmp_path, caplog):
+    """--completion-bare-too: the malicious prompts are answered after the openings and bare, each setting in
+    its own cache file (the bare one is the cache a run without openings would use), and both are kept."""
+    from saess.training.pipeline import _completions_file
+    cfg = PipelineConfig(train=TrainConfig(batch_size=4, max_length=128), phase1_steps=1, phase2_steps=0,
+                         phase1_views=True, retain_max_new_tokens=2, val_limit=4, lm_reads_cls=False,
+                         harmful_completions=2, completion_max_new_tokens=3,
+                         completion_prefills=("Sure, here is",), completion_bare_too=True)
+    with caplog.at_level("INFO", logger="saess"):
+        run_pipeline(cfg, tmp_path / "run", model=tiny_safety_model(), recipe=_recipe())
+    data = tmp_path / "run" / "data"
+    opened = [json.loads(x) for x in (data / _completions_file(cfg)).read_text().splitlines()]
+    bare_name = _completions_file(PipelineConfig(completion_max_new_tokens=3))
+    assert _completions_file(cfg, ()) == bare_name != _completions_file(cfg)
+    bare = [json.loads(x) for x in (data / bare_name).read_text().splitlines()]
+    assert len(opened) == len(bare) == 2 and {r["prompt"] for r in opened} == {r["prompt"] for r in bare}
+    assert all(r["response"].startswith("Sure, here is") for r in opened)
+    assert not any(r["response"].startswith("Sure, here is") for r in bare)
+    assert "harmful completions (bare)" in caplog.text and "harmful completions (after openings)" in caplog.text
+    with pytest.raises(InputError, match="--completion-bare-too needs --completion-prefill"):
+        PipelineConfig(completion_bare_too=True)

@@ -65,6 +65,8 @@ def register_training_commands(sub) -> None:
     p.add_argument("--completion-prefill", action="append", default=None, metavar="TEXT",
                    help="an opening the base model continues when it writes those completions (repeat the flag "
                         "for several, cycled over the prompts; default: none, it answers the bare prompt)")
+    p.add_argument("--completion-bare-too", action="store_true",
+                   help="with --completion-prefill: also answer the same prompts bare, and train on both kinds")
     p.add_argument("--cls-adapter-r", type=int, default=P.cls_adapter_r,
                    help="rank of the [CLS]-only adapter (0: none)")
     p.add_argument("--cls-adapter-alpha", type=float, default=P.cls_adapter_alpha)
@@ -140,6 +142,7 @@ def config_from_args(args) -> PipelineConfig:
                           harmful_completions=args.harmful_completions, cls_adapter_r=args.cls_adapter_r,
                           completion_max_new_tokens=args.completion_max_new_tokens,
                           completion_prefills=tuple(args.completion_prefill or ()),
+                          completion_bare_too=args.completion_bare_too,
                           cls_adapter_alpha=args.cls_adapter_alpha, mask_guide=args.mask_guide,
                           edgy_repeat=args.edgy_repeat, retain_limit=args.retain_limit,
                           retain_max_new_tokens=args.retain_max_new_tokens, val_limit=args.val_limit,

@@ -94,6 +94,8 @@ class PipelineConfig:
     # prompts; none: it answers the bare prompt). An affirmative opening makes it write on-topic
     # compliance past the point where it would refuse, and the opening is part of the answer.
     completion_prefills: tuple[str, ...] = ()
+    # With openings: the same prompts are also answered bare (their own cache), and phase 1 reads both kinds.
+    completion_bare_too: bool = False
     # [CLS]-only adapter (saess.model.cls_adapter): rank, 0 = none.
     cls_adapter_r: int = 0
     cls_adapter_alpha: float = 16.0
@@ -158,6 +160,9 @@ class PipelineConfig:
             raise InputError(f"--completion-max-new-tokens must be >= 1, got {self.completion_max_new_tokens}")
         if any(not x.strip() for x in self.completion_prefills):
             raise InputError("--completion-prefill: an opening must not be empty")
+        if self.completion_bare_too and not self.completion_prefills:
+            raise InputError("--completion-bare-too needs --completion-prefill (without openings every completion "
+                             "is bare already)")
         if self.phase1_epochs is not None and self.phase1_epochs <= 0:
             raise InputError(f"--phase1-epochs must be > 0, got {self.phase1_epochs}")
         if self.phase1_from is not None:
@@ -257,12 +262,14 @@ def _answer_with_base(model, prompts: list[str], path: Path, max_new_tokens: int
     return {p: done[p] for p in prompts if p in done}
 
 
-def _completions_file(cfg: PipelineConfig) -> str:
+def _completions_file(cfg: PipelineConfig, prefills: tuple[str, ...] | None = None) -> str:
     """The cache of the harmful completions: one file per (length, openings), so that a run with other
-    settings never reuses answers written under different ones (the default keeps its old name)."""
-    if cfg.completion_max_new_tokens == PipelineConfig.completion_max_new_tokens and not cfg.completion_prefills:
+    settings never reuses answers written under different ones (the default keeps its old name).
+    `prefills` overrides the config's openings (() names the bare completions of --completion-bare-too)."""
+    opens = cfg.completion_prefills if prefills is None else prefills
+    if cfg.completion_max_new_tokens == PipelineConfig.completion_max_new_tokens and not opens:
         return "completions.jsonl"
-    key = json.dumps([cfg.completion_max_new_tokens, list(cfg.completion_prefills)])
+    key = json.dumps([cfg.completion_max_new_tokens, list(opens)])
     return f"completions-{hashlib.sha256(key.encode()).hexdigest()[:10]}.jsonl"
 
 
@@ -416,14 +423,17 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None, 
             mal = list(dict.fromkeys(e.base_prompt for e in recipe["alignment"] if e.label == MALICIOUS))
             mal = mal[: cfg.harmful_completions]
             opens = cfg.completion_prefills
-            pre = {p: opens[i % len(opens)] for i, p in enumerate(mal)} if opens else {}
-            done = _answer_with_base(model, mal, out / "data" / _completions_file(cfg),
-                                     cfg.completion_max_new_tokens, "completions", prefills=pre)
-            # the refusal test reads what the model wrote, after the opening it was given
-            kept = [(p, a, MALICIOUS) for p, a in done.items()
-                    if a and not _REFUSAL_START.match(_after_opening(a, pre.get(p)))]
-            logger.info("harmful completions: %d kept of %d (refusal-like openings dropped)", len(kept), len(done))
-            harmful += kept
+            settings = [opens] + ([()] if cfg.completion_bare_too else [])
+            for o in settings:
+                pre = {p: o[i % len(o)] for i, p in enumerate(mal)} if o else {}
+                done = _answer_with_base(model, mal, out / "data" / _completions_file(cfg, o),
+                                         cfg.completion_max_new_tokens, "completions", prefills=pre)
+                # the refusal test reads what the model wrote, after the opening it was given
+                kept = [(p, a, MALICIOUS) for p, a in done.items()
+                        if a and not _REFUSAL_START.match(_after_opening(a, pre.get(p)))]
+                logger.info("harmful completions (%s): %d kept of %d (refusal-like openings dropped)",
+                            "after openings" if o else "bare", len(kept), len(done))
+                harmful += kept
     # Training sequences are capped (time on CPU); longer ones are skipped and counted.
     # Only the encoder is capped: the config (saved with every checkpoint) keeps the model's context.
     context = model.config.max_length
