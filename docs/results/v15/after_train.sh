@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 11, session 15: step 1 of docs/results/v15/rule.md for one candidate, once its training has finished.
-# Usage: docs/results/v15/after_train.sh NAME   (the run in runs/s15/NAME; THREADS, default 1)
+# Usage: docs/results/v15/after_train.sh NAME   (the run in $R/NAME, R default runs/s15; the tally goes to
+# $DOC/win_NAME_read.json, DOC default docs/results/v15; THREADS, default 1)
 # 1. query and window thresholds: `saess calibrate` (FPR 0.05 on the validation prompts; per answer on the 623
 #    benign validation answers of docs/results/v7/val_answers.sh), then `default`'s decoding settings
 #    (lm_reads_cls off, reliance high + wait);
@@ -10,7 +11,7 @@ set -euo pipefail
 cd /work/main
 . .venv/bin/activate
 export OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1}
-N=$1; R=runs/s15
+N=$1; R=${R:-runs/s15}; DOC=${DOC:-docs/results/v15}
 while [ ! -e $R/$N/final/saess_config.json ]; do sleep 30; done
 saess calibrate --model $R/$N/final --max-fpr 0.05 --window-answers runs/s14/val_answers.jsonl \
   --window-max-fpr 0.05 --out $R/$N-cal > $R/cal_$N.log 2>&1
@@ -22,5 +23,5 @@ python docs/results/v13/set_reliance.py $R/$N-cal --reliance high --high-waits-f
 python docs/results/v14/val_harmful_windows.py score $R/$N-cal runs/s14/val_mal_answers.jsonl \
   runs/s14/val_answers.jsonl --scores $R/winscores_$N.json > $R/win_$N.log 2>&1
 python docs/results/v14/val_harmful_windows.py tally $R/winscores_$N.json docs/results/v14/read-valmal/labels.jsonl -1 \
-  --out docs/results/v15/win_${N}_read.json >> $R/win_$N.log 2>&1
+  --out $DOC/win_${N}_read.json >> $R/win_$N.log 2>&1
 echo "$N: step 1 done"
