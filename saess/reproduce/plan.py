@@ -70,13 +70,15 @@ SCALES = {
                   bench_repeats=3),
 }
 
-# The recipe of the committed `default` model (v11wh, docs/training.md "Session 11": phase 1 only,
-# on queries, r1 views and response windows, with a rank-8 [CLS]-only adapter; the LM untouched and
-# its generated tokens not reading [CLS]).
+# The recipe of the committed `default` model (v15c, docs/training.md "Sessions 15-16": phase 1 only,
+# on queries, r1 views and response windows, including the base model's 768 harmful 128-token
+# completions with windows anywhere in their first 112 tokens, with a rank-8 [CLS]-only adapter; the
+# LM untouched and its generated tokens not reading [CLS]).
 # Trained ablation models change one thing in it and are calibrated as `default` was (query
 # threshold at FPR 0.05 on the validation split; window threshold per answer on the run's own
 # base-model answers to benign validation prompts, `data/retain.jsonl`).
-TRAIN_RECIPE = dict(variant="cls", phase1_views=True, harmful_completions=192, cls_adapter_r=8,
+TRAIN_RECIPE = dict(variant="cls", phase1_views=True, harmful_completions=768, completion_max_new_tokens=128,
+                    window_max_start=112, cls_adapter_r=8,
                     phase1_epochs=3, phase1_batch_size=16, phase1_head_lr=3e-3, phase2_steps=0,
                     retain_limit=560, retain_shuffle=True,
                     retain_prefer=("contrast", "edgy_handwritten", "overrefusal_train"),
@@ -134,7 +136,7 @@ VARIANTS = {v.key: v for v in [
     Variant("base", "base", "base (SmolLM2-135M-Instruct)"),
     Variant("sft", "sft", "sft (plain SFT, no [CLS])"),
     Variant("aug", "aug", "aug (Qi et al. data augmentation)"),
-    Variant("default", "default", "default (v11wh: phase 1 on views, [CLS] adapter r 8, LM not reading [CLS], "
+    Variant("default", "default", "default (v15c: phase 1 on views, [CLS] adapter r 8, LM not reading [CLS], "
                                   "calibrated thresholds; its own reliance: high + wait for tau, annealing, tau 2, r 10)"),
     Variant("medium", "default", "default under the paper's reliance medium (the guide, then its LM writes on)",
             reliance="medium"),
