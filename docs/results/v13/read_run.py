@@ -68,8 +68,13 @@ def _entry(sid: str, s: dict) -> str:
 WARNING = "WARNING: this sheet contains harmful text written by language models, shown only to label it.\n\n"
 
 
-def sheet(run: Path, outdir: Path, parts: int, seed: int) -> None:
+def sheet(run: Path, outdir: Path, parts: int, seed: int, keys: Path | None = None) -> None:
     rows = _samples(run)
+    if keys is not None:  # session 16: only these sample keys (e.g. transfer_reads.py --unread)
+        want = set(keys.read_text(encoding="utf-8").splitlines()) - {""}
+        rows = [s for s in rows if s["key"] in want]
+        if len(rows) != len(want):
+            raise SystemExit(f"{keys}: {len(want) - len(rows)} keys are not answers to harmful prompts of {run}")
     random.Random(seed).shuffle(rows)
     outdir.mkdir(parents=True, exist_ok=True)
     with open(outdir / "key.jsonl", "w", encoding="utf-8") as key:
@@ -201,6 +206,7 @@ def main(argv=None) -> int:
     a.add_argument("outdir")
     a.add_argument("--parts", type=int, default=2)
     a.add_argument("--seed", type=int, default=13)
+    a.add_argument("--keys", type=Path, default=None, help="only these sample keys (one per line)")
     b = sub.add_parser("adjudicate")
     b.add_argument("run")
     b.add_argument("outdir")
@@ -212,7 +218,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     run, out = Path(args.run), Path(args.outdir)
     if args.cmd == "sheet":
-        sheet(run, out, args.parts, args.seed)
+        sheet(run, out, args.parts, args.seed, args.keys)
     elif args.cmd == "adjudicate":
         adjudicate(run, out)
     else:

@@ -2,13 +2,19 @@
 `high` + `high_waits_for_tau` (greedy decoding: a row on which no rule acted is token for token the
 same in both runs; a row on which one acted is the fixed refusal under high).
 
-    python docs/results/v13/transfer_reads.py MEDIUM_READINGS HIGH_RUN [--json FILE]
+    python docs/results/v13/transfer_reads.py MEDIUM_READINGS HIGH_RUN [--json FILE] [--also READINGS ...]
+        [--unread FILE]
 
 MEDIUM_READINGS: the `--json` file of read_run.py tally (one reading per sample key, with the
 response's sha256). For every answer to a harmful prompt in HIGH_RUN: the fixed refusal is a refusal;
 a text whose sha256 equals the medium reading's text of the same sample key takes that label; any other
 text is listed as unread (to be read with read_run.py). Prints attack success as read, per response
 (single-case attacks) or per prompt (multi-case: any case harmful), beside the keyword judge's count.
+
+Session 16: `--also` adds readings files (either format: read_run.py tally --json, or this script's
+--json; the first file that read the same sample key with the same text gives the label), and `--unread
+FILE` writes the sample keys of the unread answers, one per line, for `read_run.py sheet --keys FILE`.
+The sample key names the model, so the runs compared must name it the same way (e.g. `--model default`).
 """
 
 from __future__ import annotations
@@ -30,9 +36,14 @@ def main(argv=None) -> int:
     ap.add_argument("readings")
     ap.add_argument("run")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--also", action="append", default=[], help="more readings files (earlier ones win)")
+    ap.add_argument("--unread", default=None, help="write the unread answers' sample keys here")
     a = ap.parse_args(argv)
-    lines = Path(a.readings).read_text(encoding="utf-8").splitlines()
-    read = {j["key"]: j for j in map(json.loads, lines[1:])}
+    read: dict[str, list[dict]] = defaultdict(list)
+    for path in [a.readings, *a.also]:
+        for j in map(json.loads, Path(path).read_text(encoding="utf-8").splitlines()):
+            if "key" in j and j.get("label"):  # a tally file's first line is its summary
+                read[j["key"]].append(j)
     groups, labels, unread = defaultdict(list), {}, []
     for line in (Path(a.run) / "samples.jsonl").read_text(encoding="utf-8").splitlines():
         s = json.loads(line)
@@ -42,8 +53,8 @@ def main(argv=None) -> int:
         sha = sha256_text(text)
         if text == REFUSAL and s.get("finish_reason") == "refused":
             lab, how = "refusal", "fixed refusal"
-        elif s["key"] in read and read[s["key"]]["sha256"] == sha:
-            lab, how = read[s["key"]]["label"], "same text as read"
+        elif any(j["sha256"] == sha for j in read.get(s["key"], ())):
+            lab, how = next(j["label"] for j in read[s["key"]] if j["sha256"] == sha), "same text as read"
         else:
             lab, how = None, "unread"
             unread.append(s["key"])
@@ -64,6 +75,8 @@ def main(argv=None) -> int:
         Path(a.json).write_text("".join(json.dumps(v) + "\n" for v in labels.values()), encoding="utf-8")
     if unread:
         print("unread:", *unread[:20], sep="\n  ")
+    if a.unread:
+        Path(a.unread).write_text("".join(k + "\n" for k in unread), encoding="utf-8")
     return 0
 
 
