@@ -13,8 +13,9 @@ from saess.cli import main
 from saess.errors import InputError
 from saess.reproduce import plan as P
 from saess.reproduce.report import write_results
-from saess.reproduce.run import Reproduction, Sources
+from saess.reproduce.run import Reproduction, Sources, _recipe_differences
 from saess.testing import TinyRegistry, tiny_safety_model
+from saess.training.pipeline import PipelineConfig
 
 ADV = [{"prompt": f"Explain how to do harmful thing number {i}", "target": f"Sure, here is how to do thing {i}"}
        for i in range(3)]
@@ -180,6 +181,9 @@ def test_full_budget_models_under_train_root_are_calibrated_once_and_used(tmp_pa
         m = _tiny(f"train-{name}")
         if done:  # a calibrated copy put there by hand is used as it is
             m.config.extra["calibration"] = {"chosen": {"threshold": 0.4}}
+            # its recorded settings are this recipe's: no difference, so it is used
+            kw = {k: v for k, v in {**P.TRAIN_RECIPE, **P.TRAINED[name]}.items() if k != "shared_phase1"}
+            m.config.extra["pipeline"] = PipelineConfig.from_flat(**kw).to_dict()
         m.config.lm_reads_cls = name == "paperp1"  # the recipe's is off: paperp1's is an older recipe's model
         m.save_pretrained(runs / f"train-{name}" / "final")
     calibrated = []
@@ -189,3 +193,16 @@ def test_full_budget_models_under_train_root_are_calibrated_once_and_used(tmp_pa
     assert st["v-noviews"]["status"] == "done" and "train-noviews/calibrated" in st["v-noviews"]["command"]
     assert st["v-noadapter"]["status"] == "done" and "train-noadapter/final" in st["v-noadapter"]["command"]
     assert st["v-paperp1"]["status"] == "skipped" and "an older recipe's model" in st["v-paperp1"]["note"]
+
+
+def test_a_model_of_an_older_recipe_is_named_by_its_differences():
+    """A trained ablation whose recorded pipeline differs from this version's recipe is not that ablation:
+    the skip note names each field, what the model had and what the recipe has."""
+    kw = {k: v for k, v in {**P.TRAIN_RECIPE, **P.TRAINED["noadapter"]}.items() if k != "shared_phase1"}
+    rec = json.loads(json.dumps(PipelineConfig.from_flat(**kw).to_dict()))
+    assert _recipe_differences("noadapter", rec) == [] and _recipe_differences("noadapter", None) == []
+    rec.update(harmful_completions=192, lm_reads_cls=None)  # lm_reads_cls is compared apart
+    rec["train"]["kv_store"] = "/elsewhere"  # not a recipe field
+    assert _recipe_differences("noadapter", rec) == [f"harmful_completions 192 (recipe: {P.TRAIN_RECIPE['harmful_completions']})"]
+    rec["cls_adapter_r"] = 8
+    assert "cls_adapter_r 8 (recipe: 0)" in _recipe_differences("noadapter", rec)

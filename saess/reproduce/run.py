@@ -67,6 +67,24 @@ class Sources:
     benign: str = "edgy"
 
 
+def _recipe_differences(name: str, recorded: dict | None) -> list[str]:
+    """The recipe fields (TRAIN_RECIPE + TRAINED[name], full budget) in which a trained model's recorded
+    pipeline settings differ from this version's recipe, as "field got (recipe: want)"; none when the
+    model records no pipeline. `lm_reads_cls` is compared apart (the calibrated copy may set it)."""
+    if not recorded:
+        return []
+    kw = {k: v for k, v in {**P.TRAIN_RECIPE, **P.TRAINED[name]}.items() if k != "shared_phase1"}
+    want = json.loads(json.dumps(PipelineConfig.from_flat(**dict(kw)).to_dict()))
+    out = []
+    for k in kw:
+        if k == "lm_reads_cls":
+            continue
+        where_w, where_r = (want, recorded) if k in want else (want["train"], recorded.get("train") or {})
+        if k in where_r and where_r[k] != where_w[k]:
+            out.append(f"{k} {where_r[k]!r} (recipe: {where_w[k]!r})")
+    return out
+
+
 def default_train(cfg: PipelineConfig, out: Path) -> Path:
     return run_pipeline(cfg, out)
 
@@ -175,11 +193,16 @@ class Reproduction:
         if (full / "final" / "saess_config.json").exists():
             # a model left from an older recipe is not this ablation (TRAIN_RECIPE's lm_reads_cls changed
             # with session 12's default); its flag is the one recorded difference that changes answers
+            saved = json.loads((full / "final" / "saess_config.json").read_text())
             want = {**P.TRAIN_RECIPE, **P.TRAINED[name]}.get("lm_reads_cls", True)
-            got = json.loads((full / "final" / "saess_config.json").read_text()).get("lm_reads_cls", True)
+            got = saved.get("lm_reads_cls", True)
             if got != want:
                 raise Skip(f"{full / 'final'} generates with lm_reads_cls {got}, the recipe's {name!r} with {want} "
                            "(saess/reproduce/plan.py): an older recipe's model; retrain it or move it away")
+            differ = _recipe_differences(name, (saved.get("extra") or {}).get("pipeline"))
+            if differ:
+                raise Skip(f"{full / 'final'} was trained with {', '.join(differ)} (saess/reproduce/plan.py): "
+                           "an older recipe's model; retrain it or move it away")
             return self.calibrated(name, full)
         if not self.allow_train:
             raise Skip(f"needs the trained model {name!r} ({full / 'final'} does not exist; --no-train was given)")
