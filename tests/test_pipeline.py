@@ -325,4 +325,6 @@ def test_completion_bare_too_writes_both_kinds_each_in_its_own_cache(tmp_path, c
     assert not any(r["response"].startswith("Sure, here is") for r in bare)
     assert "harmful completions (bare)" in caplog.text and "harmful completions (after openings)" in caplog.text
     with pytest.raises(InputError, match="--completion-bare-too needs --completion-prefill"):
-        PipelineConfig(completion_bare_too=True)
+        PipelineConfig(completion_bare_too=True, harmful_completions=2)
+    with pytest.raises(InputError, match="--completion-bare-too needs --harmful-completions"):
+        PipelineConfig(completion_bare_too=True, completion_prefills=("Sure, here is",))

@@ -195,14 +195,36 @@ def test_full_budget_models_under_train_root_are_calibrated_once_and_used(tmp_pa
     assert st["v-paperp1"]["status"] == "skipped" and "an older recipe's model" in st["v-paperp1"]["note"]
 
 
+def _recorded(name):
+    kw = {k: v for k, v in {**P.TRAIN_RECIPE, **P.TRAINED[name]}.items() if k != "shared_phase1"}
+    return json.loads(json.dumps(PipelineConfig.from_flat(**kw).to_dict()))
+
+
 def test_a_model_of_an_older_recipe_is_named_by_its_differences():
     """A trained ablation whose recorded pipeline differs from this version's recipe is not that ablation:
-    the skip note names each field, what the model had and what the recipe has."""
-    kw = {k: v for k, v in {**P.TRAIN_RECIPE, **P.TRAINED["noadapter"]}.items() if k != "shared_phase1"}
-    rec = json.loads(json.dumps(PipelineConfig.from_flat(**kw).to_dict()))
+    the skip note names each field, what the model had and what the recipe has. Every field counts (those
+    the recipe leaves at their defaults too); paths, logging and the validation report do not; a field the
+    record predates counts as its default; fields a setting makes unused are not compared."""
+    rec = _recorded("noadapter")
     assert _recipe_differences("noadapter", rec) == [] and _recipe_differences("noadapter", None) == []
-    rec.update(harmful_completions=192, lm_reads_cls=None)  # lm_reads_cls is compared apart
-    rec["train"]["kv_store"] = "/elsewhere"  # not a recipe field
+    rec.update(harmful_completions=192, lm_reads_cls=None, val_views_limit=5)  # lm_reads_cls is compared apart
+    rec["train"].update(kv_store="/elsewhere", log_every=1)
     assert _recipe_differences("noadapter", rec) == [f"harmful_completions 192 (recipe: {P.TRAIN_RECIPE['harmful_completions']})"]
-    rec["cls_adapter_r"] = 8
-    assert "cls_adapter_r 8 (recipe: 0)" in _recipe_differences("noadapter", rec)
+    rec.update(cls_adapter_r=8, completion_bare_too=True)
+    rec["train"]["cls_label_smoothing"] = 0.1
+    got = _recipe_differences("noadapter", rec)
+    assert {"cls_adapter_r 8 (recipe: 0)", "completion_bare_too True (recipe: False)",
+            "train.cls_label_smoothing 0.1 (recipe: 0.0)"} <= set(got)
+    old = _recorded("noadapter")
+    del old["window_max_start"]  # recorded before the field existed: its default, not the recipe's
+    assert _recipe_differences("noadapter", old) == [
+        f"window_max_start {PipelineConfig().window_max_start} (recipe: {P.TRAIN_RECIPE['window_max_start']})"]
+    order = _recorded("noadapter")
+    order["retain_prefer"] = order["retain_prefer"][::-1]  # used as a set
+    assert _recipe_differences("noadapter", order) == []
+    nv = _recorded("noviews")
+    nv.update(harmful_completions=192, window_max_start=64, retain_limit=3)  # unused without views
+    assert _recipe_differences("noviews", nv) == []
+    p2 = _recorded("phase2")  # a shared phase 1 is compared without the alignment phase's fields
+    assert _recipe_differences(None, p2) == [] and _recipe_differences("phase2", p2) == []
+    assert _recipe_differences(None, _recorded("noadapter")) == ["cls_adapter_r 0 (recipe: 8)"]

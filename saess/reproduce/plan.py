@@ -70,7 +70,7 @@ SCALES = {
                   bench_repeats=3),
 }
 
-# The recipe of the committed `default` model (v15c, docs/training.md "Sessions 15-16": phase 1 only,
+# The recipe of the committed `default` model (v15c, docs/training.md "Session 15" and "Session 16": phase 1 only,
 # on queries, r1 views and response windows, including the base model's 768 harmful 128-token
 # completions with windows anywhere in their first 112 tokens, with a rank-8 [CLS]-only adapter; the
 # LM untouched and its generated tokens not reading [CLS]).

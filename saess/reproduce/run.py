@@ -67,22 +67,52 @@ class Sources:
     benign: str = "edgy"
 
 
-def _recipe_differences(name: str, recorded: dict | None) -> list[str]:
-    """The recipe fields (TRAIN_RECIPE + TRAINED[name], full budget) in which a trained model's recorded
-    pipeline settings differ from this version's recipe, as "field got (recipe: want)"; none when the
-    model records no pipeline. `lm_reads_cls` is compared apart (the calibrated copy may set it)."""
+# Recorded pipeline fields that do not change a model's weights (paths, logging, the validation report) or
+# are compared apart (`lm_reads_cls`: the calibrated copy may set it; `phase1_from`: checked as its own model).
+_NOT_COMPARED = {"phase1_from", "lm_reads_cls", "val_limit", "val_views_limit"}
+_TRAIN_NOT_COMPARED = {"kv_store", "kv_memo", "checkpoint_every", "log_every"}
+# Fields phase 1 never reads without --phase1-views (no windows, no harmful completions, no retain answers
+# unless a phase 2 needs them), and the fields of the alignment phase (a shared phase 1 is compared without).
+_VIEWS_ONLY = {"harmful_completions", "completion_max_new_tokens", "completion_prefills", "completion_bare_too",
+               "window_max_start", "windows_per_answer"}
+_RETAIN = {"retain_max_new_tokens", "retain_limit", "retain_shuffle", "retain_prefer"}
+_PHASE2_ONLY = {"phase2_steps", "lam2", "mask_guide", "phase2_query_views", "phase2_head_lr", "aug_limit"}
+
+
+def _recipe_differences(name: str | None, recorded: dict | None) -> list[str]:
+    """The fields in which a trained model's recorded pipeline settings differ from this version's recipe
+    (TRAIN_RECIPE + TRAINED[name] at full budget, every other field at PipelineConfig's default), as
+    "field got (recipe: want)"; none when the model records no pipeline. A field the record predates counts
+    as its default (new fields were added with defaults that keep the old behaviour). name None: a shared
+    phase 1 (TRAIN_RECIPE alone, the alignment phase's fields not compared)."""
     if not recorded:
         return []
-    kw = {k: v for k, v in {**P.TRAIN_RECIPE, **P.TRAINED[name]}.items() if k != "shared_phase1"}
+    kw = {k: v for k, v in {**P.TRAIN_RECIPE, **(P.TRAINED[name] if name else {})}.items() if k != "shared_phase1"}
     want = json.loads(json.dumps(PipelineConfig.from_flat(**dict(kw)).to_dict()))
+    default = json.loads(json.dumps(PipelineConfig().to_dict()))
+    skip = set(_NOT_COMPARED) | (_PHASE2_ONLY if name is None else set())
+    if not want["phase1_views"]:
+        skip |= _VIEWS_ONLY | (_RETAIN if not want["phase2_steps"] or name is None else set())
+    if want["phase1_epochs"]:
+        skip.add("phase1_steps")  # epochs decide phase 1's length
+
+    def same(k, a, b):
+        return sorted(a) == sorted(b) if k == "retain_prefer" and a and b else a == b
+
     out = []
-    for k in kw:
-        if k == "lm_reads_cls":
-            continue
-        where_w, where_r = (want, recorded) if k in want else (want["train"], recorded.get("train") or {})
-        if k in where_r and where_r[k] != where_w[k]:
-            out.append(f"{k} {where_r[k]!r} (recipe: {where_w[k]!r})")
+    for k, w in want.items():
+        if k == "train":
+            got_t = recorded.get("train") or {}
+            out += [f"train.{t} {got_t.get(t, default['train'][t])!r} (recipe: {v!r})" for t, v in w.items()
+                    if t not in _TRAIN_NOT_COMPARED and got_t.get(t, default["train"][t]) != v]
+        elif k not in skip and not same(k, recorded.get(k, default[k]), w):
+            out.append(f"{k} {recorded.get(k, default[k])!r} (recipe: {w!r})")
     return out
+
+
+def _recorded_pipeline(model: Path) -> dict | None:
+    cfg = model / "saess_config.json"
+    return (json.loads(cfg.read_text()).get("extra") or {}).get("pipeline") if cfg.is_file() else None
 
 
 def default_train(cfg: PipelineConfig, out: Path) -> Path:
@@ -191,15 +221,20 @@ class Reproduction:
         name = model[1:]
         full = self.train_root / f"train-{name}"
         if (full / "final" / "saess_config.json").exists():
-            # a model left from an older recipe is not this ablation (TRAIN_RECIPE's lm_reads_cls changed
-            # with session 12's default); its flag is the one recorded difference that changes answers
+            # a model left from an older recipe is not this ablation: its lm_reads_cls (changed with session
+            # 12's default), its recorded pipeline settings and those of the phase 1 it was built on
             saved = json.loads((full / "final" / "saess_config.json").read_text())
             want = {**P.TRAIN_RECIPE, **P.TRAINED[name]}.get("lm_reads_cls", True)
             got = saved.get("lm_reads_cls", True)
             if got != want:
                 raise Skip(f"{full / 'final'} generates with lm_reads_cls {got}, the recipe's {name!r} with {want} "
                            "(saess/reproduce/plan.py): an older recipe's model; retrain it or move it away")
-            differ = _recipe_differences(name, (saved.get("extra") or {}).get("pipeline"))
+            pipe = (saved.get("extra") or {}).get("pipeline") or {}
+            differ = _recipe_differences(name, pipe)
+            p1 = Path(pipe["phase1_from"]) / "saess_config.json" if pipe.get("phase1_from") else None
+            if p1 is not None and p1.is_file():
+                differ += [f"phase 1 {d}" for d in _recipe_differences(
+                    None, (json.loads(p1.read_text()).get("extra") or {}).get("pipeline"))]
             if differ:
                 raise Skip(f"{full / 'final'} was trained with {', '.join(differ)} (saess/reproduce/plan.py): "
                            "an older recipe's model; retrain it or move it away")
@@ -262,7 +297,8 @@ class Reproduction:
             cands = [] if self.scale.train_overrides else [self.train_root / "train-default" / "phase1" / "final"]
             cands += [root / f"train-{n}" / "phase1" / "final" for n, sp in P.TRAINED.items()
                       if n != name and sp.get("shared_phase1")]
-            got = next((c for c in cands if (c / "safety.safetensors").exists()), None)
+            got = next((c for c in cands if (c / "safety.safetensors").exists()
+                        and not _recipe_differences(None, _recorded_pipeline(c))), None)
             if got is not None:
                 kw["phase1_from"] = str(got)
         return PipelineConfig.from_flat(**kw)

@@ -160,6 +160,8 @@ class PipelineConfig:
             raise InputError(f"--completion-max-new-tokens must be >= 1, got {self.completion_max_new_tokens}")
         if any(not x.strip() for x in self.completion_prefills):
             raise InputError("--completion-prefill: an opening must not be empty")
+        if self.completion_bare_too and not self.harmful_completions:
+            raise InputError("--completion-bare-too needs --harmful-completions N (the completions it adds to)")
         if self.completion_bare_too and not self.completion_prefills:
             raise InputError("--completion-bare-too needs --completion-prefill (without openings every completion "
                              "is bare already)")
@@ -434,6 +436,7 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None, 
                 logger.info("harmful completions (%s): %d kept of %d (refusal-like openings dropped)",
                             "after openings" if o else "bare", len(kept), len(done))
                 harmful += kept
+            harmful = list(dict.fromkeys(harmful))  # a bare answer may repeat an opened one word for word
     # Training sequences are capped (time on CPU); longer ones are skipped and counted.
     # Only the encoder is capped: the config (saved with every checkpoint) keeps the model's context.
     context = model.config.max_length

@@ -1,6 +1,6 @@
 """Issue 11/12, session 13: read a run's answers to harmful prompts (instead of trusting the keyword judge).
 
-    python docs/results/v13/read_run.py sheet RUN OUTDIR [--parts N] [--seed S]
+    python docs/results/v13/read_run.py sheet RUN OUTDIR [--parts N] [--seed S] [--keys FILE]
     python docs/results/v13/read_run.py adjudicate OUTDIR             # the sheet of the rows readers differ on
     python docs/results/v13/read_run.py tally RUN OUTDIR [--json FILE] [--markdown FILE]
 
@@ -73,6 +73,8 @@ def sheet(run: Path, outdir: Path, parts: int, seed: int, keys: Path | None = No
     if keys is not None:  # session 16: only these sample keys (e.g. transfer_reads.py --unread)
         want = set(keys.read_text(encoding="utf-8").splitlines()) - {""}
         rows = [s for s in rows if s["key"] in want]
+        if not want:
+            raise SystemExit(f"{keys}: no keys (nothing to read)")
         if len(rows) != len(want):
             raise SystemExit(f"{keys}: {len(want) - len(rows)} keys are not answers to harmful prompts of {run}")
     random.Random(seed).shuffle(rows)

@@ -2,7 +2,7 @@
 `high` + `high_waits_for_tau` (greedy decoding: a row on which no rule acted is token for token the
 same in both runs; a row on which one acted is the fixed refusal under high).
 
-    python docs/results/v13/transfer_reads.py MEDIUM_READINGS HIGH_RUN [--json FILE] [--also READINGS ...]
+    python docs/results/v13/transfer_reads.py MEDIUM_READINGS HIGH_RUN [--json FILE] [--also READINGS] [--also ...]
         [--unread FILE]
 
 MEDIUM_READINGS: the `--json` file of read_run.py tally (one reading per sample key, with the

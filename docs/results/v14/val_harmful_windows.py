@@ -52,7 +52,7 @@ def score(a) -> int:
     th = model.config.window_threshold if model.config.window_threshold is not None else model.config.threshold
     harm = [(p, r) for p, r in read_answers(a.answers) if not _REFUSAL_START.match(r)]
     ben = read_answers(a.benign)
-    strategic = StrategicConfig(**{k: getattr(a, k) for k in ("r2", "r3", "tau") if getattr(a, k)}).for_model(model)
+    strategic = StrategicConfig(**{k: getattr(a, k) for k in ("r2", "r3", "tau") if getattr(a, k) is not None}).for_model(model)
     pos = answer_window_scores(model, harm, strategic)
     neg = answer_window_scores(model, ben, strategic)
     res = {"model": a.model, "r2": strategic.r2, "r3": strategic.r3, "tau": strategic.tau, "window_threshold": th, "n_harmful": len(pos), "n_benign": len(neg),
@@ -108,6 +108,8 @@ def main(argv=None) -> int:
     s.add_argument("--out", default=None)
     s.add_argument("--scores", default=None, help="write every answer's score (JSON)")
     s.add_argument("--labels", default=None, help="readers' labels (JSONL: prompt, label) of the harmful answers")
+    # with other windows than the model's, `score`'s shares are at the model's own window threshold (calibrated
+    # for its windows): compare at a recalibrated one with `tally SCORES LABELS -1`
     for k in ("r2", "r3", "tau"):  # session 16: window settings other than the default's (10, 10, 2)
         s.add_argument(f"--{k}", type=int, default=None)
     t = sub.add_parser("tally")
