@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The ablation models of `saess reproduce` (saess/reproduce/plan.py: TRAIN_RECIPE, TRAINED) at full
-# budget, on the default's recipe (v11wh) with one change each, into runs/train-NAME. Run from a
+# budget, on the default's recipe (v15c since session 16; v11wh before) with one change each, into runs/train-NAME. Run from a
 # snapshot of the package (git archive) so that code edits do not change a running job:
 #   docs/results/v12/train_ablations.sh SNAP [NAME ...]     (default: all, cheapest first)
 # Resumable: a model whose final/ exists is skipped; an unfinished one resumes from its checkpoint.
@@ -16,7 +16,7 @@ NAMES=${*:-noadapter phase2 lam0.1 lam0.01 noviews paperp1}
 . /work/main/.venv/bin/activate
 export OMP_NUM_THREADS=${THREADS:-2} MKL_NUM_THREADS=${THREADS:-2}
 DEF=$(realpath -m "${DEF:-/work/main/runs/s11/v11}"); KV=$(realpath -m "${KV:-/work/main/runs/s9/kv}"); ROOT=$(realpath -m "${ROOT:-/work/main/runs}")
-RECIPE=(--variant cls --harmful-completions 192 --cls-adapter-r 8 --phase1-epochs 3 --phase1-batch-size 16
+RECIPE=(--variant cls --harmful-completions 768 --completion-max-new-tokens 128 --window-max-start 112 --cls-adapter-r 8 --phase1-epochs 3 --phase1-batch-size 16
         --phase1-head-lr 3e-3 --phase2-steps 0 --retain-limit 560 --retain-shuffle
         --retain-prefer contrast,edgy_handwritten,overrefusal_train --retain-max-new-tokens 96
         --phase1-limit 7000 --val-views-limit 300 --kv-store "$KV" --lm-reads-cls off)
@@ -25,7 +25,7 @@ for n in $NAMES; do
   out=$ROOT/train-$n
   [ -e "$out/final/saess_config.json" ] && { echo "$n: done"; continue; }
   mkdir -p "$out/data"
-  [ -e "$out/data/retain.jsonl" ] || cp "$DEF/data/retain.jsonl" "$DEF/data/completions.jsonl" "$out/data/"
+  [ -e "$out/data/retain.jsonl" ] || cp "$DEF/data/retain.jsonl" "$DEF"/data/completions*.jsonl "$out/data/"
   case $n in
     noviews)   extra=() ;;
     noadapter) extra=(--phase1-views --cls-adapter-r 0) ;;
