@@ -8,7 +8,8 @@
 # Then: saess reproduce --no-train ... (docs/reproduce.md) with --train-root runs.
 set -euo pipefail
 SNAP=$1
-export DEF=${DEF:-/work/main/runs/s15/v15c}  # session 16: v15c, the default's own run (v14r before) KV=${KV:-/work/main/runs/s14/kv}
+# session 16: DEF is v15c's own run (runs/s14/v14r before)
+export DEF=${DEF:-/work/main/runs/s15/v15c} KV=${KV:-/work/main/runs/s14/kv}
 [ -e "$DEF/final/saess_config.json" ] || { echo "no finished default run at $DEF" >&2; exit 2; }
 HERE=$(cd "$(dirname "$0")/../v12" && pwd)
 "$HERE/train_ablations.sh" "$SNAP" noadapter noviews phase2 lam0.1 lam0.01
