@@ -88,8 +88,9 @@ def _recipe_differences(name: str | None, recorded: dict | None) -> list[str]:
     if not recorded:
         return []
     kw = {k: v for k, v in {**P.TRAIN_RECIPE, **(P.TRAINED[name] if name else {})}.items() if k != "shared_phase1"}
-    want = json.loads(json.dumps(PipelineConfig.from_flat(**dict(kw)).to_dict()))
+    want = json.loads(json.dumps(PipelineConfig.from_flat(**kw).to_dict()))
     default = json.loads(json.dumps(PipelineConfig().to_dict()))
+    got = {**default, **recorded, "train": {**default["train"], **(recorded.get("train") or {})}}
     skip = set(_NOT_COMPARED) | (_PHASE2_ONLY if name is None else set())
     if not want["phase1_views"]:
         skip |= _VIEWS_ONLY | (_RETAIN if not want["phase2_steps"] or name is None else set())
@@ -99,15 +100,10 @@ def _recipe_differences(name: str | None, recorded: dict | None) -> list[str]:
     def same(k, a, b):
         return sorted(a) == sorted(b) if k == "retain_prefer" and a and b else a == b
 
-    out = []
-    for k, w in want.items():
-        if k == "train":
-            got_t = recorded.get("train") or {}
-            out += [f"train.{t} {got_t.get(t, default['train'][t])!r} (recipe: {v!r})" for t, v in w.items()
-                    if t not in _TRAIN_NOT_COMPARED and got_t.get(t, default["train"][t]) != v]
-        elif k not in skip and not same(k, recorded.get(k, default[k]), w):
-            out.append(f"{k} {recorded.get(k, default[k])!r} (recipe: {w!r})")
-    return out
+    out = [f"{k} {got[k]!r} (recipe: {w!r})" for k, w in want.items()
+           if k != "train" and k not in skip and not same(k, got[k], w)]
+    return out + [f"train.{t} {got['train'][t]!r} (recipe: {v!r})" for t, v in want["train"].items()
+                  if t not in _TRAIN_NOT_COMPARED and got["train"][t] != v]
 
 
 def _recorded_pipeline(model: Path) -> dict | None:
@@ -231,10 +227,8 @@ class Reproduction:
                            "(saess/reproduce/plan.py): an older recipe's model; retrain it or move it away")
             pipe = (saved.get("extra") or {}).get("pipeline") or {}
             differ = _recipe_differences(name, pipe)
-            p1 = Path(pipe["phase1_from"]) / "saess_config.json" if pipe.get("phase1_from") else None
-            if p1 is not None and p1.is_file():
-                differ += [f"phase 1 {d}" for d in _recipe_differences(
-                    None, (json.loads(p1.read_text()).get("extra") or {}).get("pipeline"))]
+            if pipe.get("phase1_from"):
+                differ += [f"phase 1 {d}" for d in _recipe_differences(None, _recorded_pipeline(Path(pipe["phase1_from"])))]
             if differ:
                 raise Skip(f"{full / 'final'} was trained with {', '.join(differ)} (saess/reproduce/plan.py): "
                            "an older recipe's model; retrain it or move it away")
