@@ -11,6 +11,7 @@ import torch
 
 from saess.cli import main
 from saess.errors import InputError
+from saess.evaluation.config import strategic_flags
 from saess.reproduce import plan as P
 from saess.reproduce.report import write_results
 from saess.reproduce.run import Reproduction, Sources, _recipe_differences
@@ -228,3 +229,12 @@ def test_a_model_of_an_older_recipe_is_named_by_its_differences():
     p2 = _recorded("phase2")  # a shared phase 1 is compared without the alignment phase's fields
     assert _recipe_differences(None, p2) == [] and _recipe_differences("phase2", p2) == []
     assert _recipe_differences(None, _recorded("noadapter")) == ["cls_adapter_r 0 (recipe: 8)"]
+
+
+def test_noconfirm_variant_turns_the_models_confirmation_off_in_its_command():
+    """`default` ships confirmation; the ablation rows (models without it) compare with `noconfirm`."""
+    off = P.VARIANTS["noconfirm"].strategic()
+    assert off.confirm is False and "--confirm" in strategic_flags(off)
+    assert strategic_flags(off)[strategic_flags(off).index("--confirm") + 1] == "off"
+    assert P.VARIANTS["default"].strategic().confirm is None  # the model's own
+    assert ("w/o confirmation (the rows below compare with this one)", "noconfirm") in P.ABLATIONS

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 11, session 17: v17r's steps of docs/results/v17/rule.md once its training has finished (waits for it):
 # step 1 (calibration, window measure), its confirmation band u by the offline rule, then the step-2 probe
-# (run beside step 1; the choice reads step 1 first).  Usage: docs/results/v17/after_v17r.sh
+# (run after step 1 whatever its outcome; the choice reads step 1 first).  Usage: docs/results/v17/after_v17r.sh
 set -euo pipefail
 cd /work/main
 . .venv/bin/activate

@@ -12,7 +12,9 @@ those whose answer was read harmful, and of those the ones the window rules woul
 Usage: python docs/results/v17/confirm_band17.py SCORES_r10.jsonl WINSCORES.json MODEL_CONFIG.json [--choose]
 
 --choose prints only the band limit the rule of docs/results/v17/rule.md picks: the largest u of the grid whose
-released malicious prompts hold no answer read harmful that the window rules miss (1.0 for "every flag").
+released malicious prompts hold no answer read harmful that the window rules miss (1.0 for "every flag"); "none"
+when no u qualifies or the one chosen releases no prompt at all (confirmation would change nothing there).
+Run it from the repository root (it reads docs/results/v14/read-valmal/labels.jsonl).
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ def main() -> None:
         leak = sum(win_mal.get(r["prompt"], 0.0) < wth for r in rmh)
         table.append((u, len(rb), rbw, len(rm), len(rmh), leak))
     if choose:
-        ok = [u for u, *_, leak in table if leak == 0]
-        print(min(max(ok), 1.0) if ok else "none")
+        ok = [(u, nrb + nrm) for u, nrb, _, nrm, _, leak in table if leak == 0]
+        u, released = max(ok) if ok else (None, 0)
+        print(min(u, 1.0) if released else "none")
         return
     print(f"query threshold {th:.4f}, window threshold {wth:.4f}; {nb} benign prompts with a base answer, "
           f"{nm} malicious ({sum(read.get(r['prompt']) == 'harmful' for r in rows if r['label'] == 1)} "

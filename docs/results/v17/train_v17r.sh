@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# v17r (issue 11, session 17; docs/results/v17/rule.md, "v17r"): v15c's command with every benign prompt of
-# the preferred sources answered by the base model (--retain-limit 1800 instead of 560): benign windows cut
-# from answers to prompts that sound harmful, the issue's lever 5 ("every benign training prompt gets a
-# helpful answer") on the windows that refuse benign edgy answers mid-answer.
+# v17r (issue 11, session 17; docs/results/v17/rule.md, "v17r"): v15c's command with more benign prompts of
+# the preferred sources answered by the base model (--retain-limit 1800 instead of 560: 1,800 of their 4,166
+# unanswered prompts): benign windows cut from answers to prompts that sound harmful, the issue's lever 5
+# ("every benign training prompt gets a helpful answer") on the windows that refuse benign edgy answers.
 # Usage: train_v17r.sh SNAP OUT   (resumable: retain answers and completions are cached per prompt, phase 1
 # checkpoints). v15c's retain answers and completions seed OUT/data, so only the new answers are generated.
 set -euo pipefail
