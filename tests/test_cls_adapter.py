@@ -201,3 +201,18 @@ def test_multi_judgement_pass_equals_separate_text_phase_passes():
             batch.content = sees[:, k].clone()
             one = m.text_phase_safety_logits(batch)
             assert torch.allclose(multi[:, k], one, atol=1e-5), (k, multi[:, k], one)
+
+
+def test_phase1_without_lm_adapter_loads_into_a_run_that_adds_one(tmp_path):
+    """`--phase1-from` a phase 1 that never had an LM adapter (v15c's recipe) into a run with an alignment
+    phase (the `phase2` ablation): the [CLS] side is loaded, the fresh LoRA stays the identity."""
+    m = _with_adapter()
+    m.save_pretrained(tmp_path / "p1")
+    assert json.loads((tmp_path / "p1" / "saess_config.json").read_text())["finetune"] == "none"
+    m2 = tiny_safety_model()
+    m2.add_cls_adapter(r=4, alpha=8)
+    m2.add_lora(r=4, alpha=8, dropout=0.0, target_modules="all-linear")
+    load_trainable(m2, tmp_path / "p1")  # used to look for p1/adapter/adapter_model.safetensors
+    b = _text_batch(m)
+    with torch.no_grad():
+        assert torch.allclose(m(b, phase="text").safety_logits, m2(b, phase="text").safety_logits, atol=1e-5)

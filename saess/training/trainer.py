@@ -393,10 +393,19 @@ class SafetyTrainer:
 
 
 def load_trainable(model, path: Path) -> None:
-    """Load `[CLS]`, head and LoRA weights saved by `save_pretrained` into a prepared model."""
+    """Load `[CLS]`, head and LoRA weights saved by `save_pretrained` into a prepared model.
+
+    A folder whose own config says its LM was not fine-tuned (`"finetune": "none"`, e.g. a phase 1 without
+    an LM adapter taken by `--phase1-from` into a run with an alignment phase) gives only the `[CLS]` side:
+    the prepared model's fresh LM adapter stays as it is (LoRA starts as the identity)."""
     from safetensors.torch import load_file
 
+    from saess.model.safety_model import CONFIG_NAME
+
     model.load_safety_state(load_file(path / "safety.safetensors"))
+    saved = path / CONFIG_NAME
+    if saved.exists() and json.loads(saved.read_text(encoding="utf-8")).get("finetune") == "none":
+        return
     if model.config.finetune == "lora":
         from peft import set_peft_model_state_dict
 
