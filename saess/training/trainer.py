@@ -33,6 +33,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from saess.errors import InputError
+from saess.model.safety_model import CONFIG_NAME
 from saess.model.tokens import IGNORE, EncodedSequence, collate
 from saess.training.config import TrainConfig
 from saess.training.kv_store import KVStore
@@ -399,8 +400,6 @@ def load_trainable(model, path: Path) -> None:
     an LM adapter taken by `--phase1-from` into a run with an alignment phase) gives only the `[CLS]` side:
     the prepared model's fresh LM adapter stays as it is (LoRA starts as the identity)."""
     from safetensors.torch import load_file
-
-    from saess.model.safety_model import CONFIG_NAME
 
     model.load_safety_state(load_file(path / "safety.safetensors"))
     saved = path / CONFIG_NAME
