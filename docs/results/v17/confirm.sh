@@ -3,13 +3,14 @@
 # Usage: docs/results/v17/confirm.sh NAME MODEL WINSCORES   (session 17: v15c default runs/s15/winscores_v15c.json)
 # Needs session 14's base answers (docs/results/v7/val_answers.sh and docs/results/v14/val_harmful_windows.py's
 # answers: runs/s14/val_answers.jsonl, runs/s14/val_mal_answers.jsonl) and v15c's window scores
-# (docs/results/v15/after_train.sh v15c: runs/s15/winscores_v15c.json).
+# (docs/results/v15/after_train.sh v15c: runs/s15/winscores_v15c.json). The prompt files are written once and
+# shared by every model's table.
 set -euo pipefail
 NAME=$1 MODEL=$2 WIN=$3
 cd /work/main
 . .venv/bin/activate
 mkdir -p runs/s17
-python - <<'PY'
+[ -e runs/s17/val_labelled.jsonl ] || python - <<'PY'
 import json
 seen = set()
 with open("runs/s17/val_starts.jsonl", "w") as out, open("runs/s17/val_labelled.jsonl", "w") as lab:
