@@ -76,6 +76,8 @@ _STRATEGIC_HELP = {
     "confirm": "on | off: a malicious query judgement waits for the query + first r1 response tokens "
                "to agree before acting, their tokens withheld (docs/generation.md, 'Confirmation')",
     "confirm_below": "with --confirm on: only query judgements with P(malicious) below P wait; surer ones act at once",
+    "recheck": "a window verdict acts only when the query + that window also score at least P "
+               "(docs/generation.md, 'Recheck'; 0: off)",
     "lm_reads_cls": "on | off: generated tokens attend to the [CLS] state (off: only the head reads it; "
                     "the language model writes the base model's tokens)",
     "high_waits_for_tau": "on | off: under --reliance high, a benign-started answer stops only after tau consecutive "
@@ -92,7 +94,7 @@ def on_off(v: str) -> bool:
 
 
 _STRATEGIC_TYPES = {"period": int, "r1": int, "r2": int, "r3": int, "tau": int, "threshold": float,
-                    "window_threshold": float, "confirm": on_off, "confirm_below": float,
+                    "window_threshold": float, "confirm": on_off, "confirm_below": float, "recheck": float,
                     "lm_reads_cls": on_off, "high_waits_for_tau": on_off}
 STRATEGIC_FLAGS = tuple(_STRATEGIC_HELP)
 
@@ -110,9 +112,10 @@ def add_strategic_args(p: argparse.ArgumentParser, title: str = "safety signal (
                  "window_threshold": "the model's own when set, else --threshold",
                  "confirm": "the model's own: off unless its saess_config.json sets it",
                  "confirm_below": "the model's own when set, else 1",
+                 "recheck": "the model's own when set, else 0 (off)",
                  "lm_reads_cls": "the model's own: on unless its saess_config.json sets it"}.get(name, d)
         g.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_STRATEGIC_TYPES.get(name, str), default=None,
-                       metavar="P" if name.endswith(("threshold", "below")) else "on|off" if _STRATEGIC_TYPES.get(name) is on_off else None,
+                       metavar="P" if name.endswith(("threshold", "below", "recheck")) else "on|off" if _STRATEGIC_TYPES.get(name) is on_off else None,
                        help=f"{text} (default: {shown})")
     if window:
         g.add_argument("--window", type=int, default=None, metavar="R",

@@ -547,3 +547,103 @@ def test_reliance_and_high_waits_resolution(model):
         model.config.reliance, model.config.high_waits_for_tau = None, None
     with pytest.raises(InputError, match="high_waits_for_tau"):
         StrategicConfig(high_waits_for_tau="yes")
+
+
+# --- recheck (docs/generation.md, "Recheck"): a window verdict about to act looks again with the query ---
+
+@pytest.mark.parametrize("schedule,reliance,recheck,reads", [
+    (s, r, c, reads) for s in ("every", "annealing") for r in ("medium", "high") for c in (1.0, 1e-6)
+    for reads in (True, False)])
+def test_recheck_cached_equals_full_recomputation(model, schedule, reliance, recheck, reads):
+    """With the look's extra [CLS] in every re-evaluation step the engine still equals the reference: the
+    same logits (nothing attends to the look), windows, P(malicious) of the look, decisions; recheck 1.0
+    releases every window verdict, 1e-6 none."""
+    cfg = StrategicConfig(schedule=schedule, reliance=reliance, tau=2, r1=4, r2=3, r3=2, recheck=recheck,
+                          lm_reads_cls=reads)
+    pattern = lambda k: k >= 3  # noqa: E731  (benign query, malicious windows from call 3 on)
+    model.safety_logit_hook = forced(pattern)
+    try:
+        res = SafeGenerator(model, cfg).generate(PROMPTS, PREFILLS, SamplingConfig(max_new_tokens=14), record=True)
+    finally:
+        model.safety_logit_hook = None
+    dbg = res[0].debug
+    for row in range(len(PROMPTS)):
+        ref = recompute(model, dbg, row, cfg, decide=lambda k, p: pattern(k))
+        cached = torch.stack([s["logits"][row] for s in dbg["steps"]])[ref.real]
+        want = torch.stack(ref.logits)[ref.real]
+        fin = torch.isfinite(cached)
+        torch.testing.assert_close(cached[fin], want[fin], atol=1e-4, rtol=0)
+        assert _trace_core(res[row].trace) == _trace_core(ref.trace)
+        assert [e["p_look"][row] for e in dbg["evals"]] == pytest.approx(ref.p_look, abs=1e-4)
+        assert [bool(t.get("false_trigger")) for t in res[row].trace] == \
+            [bool(t.get("false_trigger")) for t in ref.trace]
+        acted = [t for t in res[row].trace if "inserted_guide_at" in t] or res[row].finish_reason == "refused"
+        assert bool(acted) == (recheck < 0.5)  # the forced windows act unless every recheck releases them
+        if recheck < 0.5:
+            assert all(t["recheck"] >= recheck for t in res[row].trace if "recheck" in t)
+
+
+def _recheck_run(model, look, reliance="medium", recheck=0.5, **kw):
+    """Benign query, malicious windows from call 4 on (every step re-evaluates); the look says `look(k)`."""
+    model.safety_logit_hook = forced(lambda k: k >= 4)
+    model.recheck_logit_hook = forced(look)
+    try:
+        cfg = StrategicConfig(reliance=reliance, schedule="every", tau=2, r2=3, r3=2, recheck=recheck, **kw)
+        return SafeGenerator(model, cfg).generate(["hello"], sampling=SamplingConfig(
+            max_new_tokens=20, ignore_eos=True), record=True)[0]
+    finally:
+        model.safety_logit_hook = model.recheck_logit_hook = None
+
+
+def test_recheck_benign_is_a_false_trigger_and_malicious_acts(model):
+    r = _recheck_run(model, lambda k: False)  # the look always disagrees: the windows never act
+    assert not any("inserted_guide_at" in t for t in r.trace) and GUIDE_TEXT not in r.generated
+    ft = [t for t in r.trace if t.get("false_trigger")]
+    assert ft and ft[0]["step"] == 5 and ft[0]["recheck"] < 0.5  # the tau-th malicious window (4, 5) is looked at
+    assert r.trace[6]["rule"] == 2  # back to the sliding window
+    m = _recheck_run(model, lambda k: True)  # the look agrees: the guide goes in where it would without recheck
+    plain = _recheck_run(model, lambda k: True, recheck=0.0)
+    assert [t["step"] for t in m.trace if "inserted_guide_at" in t] == [5]
+    assert [t["step"] for t in plain.trace if "inserted_guide_at" in t] == [5]
+    assert m.generated == plain.generated and "recheck" not in plain.trace[5]
+    # only the verdict that would act is looked at: the look's own answers at other steps do not matter
+    odd = _recheck_run(model, lambda k: k != 5)
+    assert [t["step"] for t in odd.trace if "inserted_guide_at" in t] == [5]
+
+
+def test_recheck_under_high(model):
+    assert _recheck_run(model, lambda k: False, reliance="high").finish_reason == "length"
+    assert _recheck_run(model, lambda k: True, reliance="high").finish_reason == "refused"
+    paper = _recheck_run(model, lambda k: False, reliance="high", high_waits_for_tau=False)
+    assert paper.finish_reason == "length" and paper.trace[4].get("false_trigger")
+
+
+def test_recheck_reads_the_query_and_the_window(model):
+    r = _recheck_run(model, lambda k: True)
+    dbg = r.debug
+    ev = next(e for e in dbg["evals"] if e["step"] == 5)
+    batch = dbg["batch"]
+    query = (batch.content & ~batch.is_response)[0]
+    assert query.any()
+    # the rule-3 window of step 5 (response tokens S - r2 .. S + r3, S = 3), no query
+    P = query.shape[0]
+    assert not (ev["window"][0, :P] & query).any()
+    assert r.trace[5]["window"] == [0, 4]
+    # the look: the query's content and that same window, nothing else
+    assert torch.equal(ev["look"][0, 1:P], query[1:]) and torch.equal(ev["look"][0, P:], ev["window"][0, P:])
+    assert ev["window"][0, P:].sum() == 5
+
+
+def test_recheck_resolution(model):
+    assert StrategicConfig().for_model(model).recheck == 0.0 and not StrategicConfig().for_model(model).rechecks
+    model.config.recheck = 0.7
+    try:
+        r = StrategicConfig().for_model(model)
+        assert r.recheck == 0.7 and r.rechecks
+        assert not StrategicConfig(recheck=0.0).for_model(model).rechecks  # a run's 0 turns it off
+        assert not StrategicConfig(reliance="low").for_model(model).rechecks
+    finally:
+        model.config.recheck = None
+    for bad in (-0.1, 1.5, True):
+        with pytest.raises(InputError, match="recheck"):
+            StrategicConfig(recheck=bad)

@@ -28,7 +28,7 @@ _VARIANT_RE = re.compile(r"^(literal|target|tokens-[1-9]\d*)$")
 STRATEGIC_FIELDS = tuple(f.name for f in dataclasses.fields(StrategicConfig))
 # Strategic settings `saess eval` has a flag for (the rest are library-only).
 STRATEGIC_FLAGS = ("reliance", "schedule", "period", "r1", "r2", "r3", "tau", "threshold", "window_threshold",
-                   "confirm", "confirm_below")
+                   "confirm", "confirm_below", "recheck")
 
 
 @dataclass

@@ -48,6 +48,12 @@ class StrategicConfig:
     confirm_below: with `confirm`, only query judgements with P(malicious) below this are
         confirmed; a query the head is surer of is acted on at once. None: the model's own
         (`confirm_below` in its config), else 1.0 (every malicious query judgement waits).
+    recheck: (ours, not the paper's) a window verdict that would act (rules 2-3: `tau` agreeing
+        windows, or the first under "high" without `high_waits_for_tau`) is looked at once more
+        in the same re-evaluation step: `[CLS]` reads the query together with that window, and
+        the row acts only when this view's P(malicious) is at least `recheck`; below it the
+        trigger was false (back to rule 2). 0: off (every window verdict acts). None: the
+        model's own (`recheck` in its config), else 0. docs/generation.md, "Recheck".
     lm_reads_cls: (ours; the paper: yes) whether generated tokens attend to the `[CLS]` state.
         False: the `[CLS]` state goes to the head and strategic decoding only and the language
         model computes exactly the base model's tokens (its answers change only where a rule acts).
@@ -72,6 +78,7 @@ class StrategicConfig:
     window_threshold: float | None = None
     confirm: bool | None = None
     confirm_below: float | None = None
+    recheck: float | None = None
     lm_reads_cls: bool | None = None
     guide_text: str = GUIDE_TEXT
     refusal_text: str = REFUSAL_TEXT
@@ -101,6 +108,8 @@ class StrategicConfig:
             raise InputError(f"lm_reads_cls must be true or false, got {self.lm_reads_cls!r}")
         if self.confirm_below is not None and not 0.0 < self.confirm_below <= 1.0:
             raise InputError(f"confirm_below must be in (0, 1], got {self.confirm_below}")
+        if self.recheck is not None and (isinstance(self.recheck, bool) or not 0.0 <= self.recheck <= 1.0):
+            raise InputError(f"recheck must be in [0, 1] (0: off), got {self.recheck!r}")
         if self.confirm and self.schedule == "first":
             raise InputError("confirm needs re-evaluations while writing: schedule 'first' has none")
         if self.anneal_growth < 1.0 or self.anneal_first_gap < 1:
@@ -111,6 +120,7 @@ class StrategicConfig:
         """This config with None settings resolved: `threshold` to the model's own decision
         threshold, `window_threshold` to the model's own window threshold, else to `threshold`,
         `confirm` to the model's own (off unless its config sets it; never under schedule 'first'),
+        `recheck` to the model's own (0, off, unless its config sets it),
         `lm_reads_cls` to the model's own (true unless its config sets it), `reliance` and
         `high_waits_for_tau` to the model's own ("medium" and off unless its config sets them)."""
         thr = self.threshold if self.threshold is not None else float(getattr(model.config, "threshold", 0.5))
@@ -124,6 +134,9 @@ class StrategicConfig:
         if below is None:
             own = getattr(model.config, "confirm_below", None)
             below = float(own) if own is not None else 1.0
+        recheck = self.recheck
+        if recheck is None:
+            recheck = float(getattr(model.config, "recheck", None) or 0.0)
         reads = self.lm_reads_cls
         if reads is None:
             reads = bool(getattr(model.config, "lm_reads_cls", True))
@@ -133,13 +146,18 @@ class StrategicConfig:
         if waits is None:
             waits = bool(getattr(model.config, "high_waits_for_tau", False))
         return replace(self, threshold=thr, window_threshold=win, confirm=confirm, confirm_below=below,
-                       lm_reads_cls=reads, reliance=reliance, high_waits_for_tau=waits)
+                       recheck=recheck, lm_reads_cls=reads, reliance=reliance, high_waits_for_tau=waits)
 
     def confirms(self, p_query: float) -> bool:
         """Whether a query judged malicious with P(malicious) = p_query waits for its confirmation
         (on a config resolved by `for_model`)."""
         below = 1.0 if self.confirm_below is None else self.confirm_below
         return bool(self.confirm) and self.reliance in ("medium", "high") and (below >= 1.0 or p_query < below)
+
+    @property
+    def rechecks(self) -> bool:
+        """Whether window verdicts are rechecked with the query (on a config resolved by `for_model`)."""
+        return bool(self.recheck) and self.reliance in ("medium", "high")
 
     def _annealing_steps(self) -> frozenset[int]:
         steps, gap, s = [], float(self.anneal_first_gap), 0

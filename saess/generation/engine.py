@@ -161,6 +161,7 @@ class SafeGenerator:
         dev = m.device
         signal = cfg.reliance != "off"
         reads = signal and cfg.lm_reads_cls  # generated tokens attend to the [CLS] state
+        recheck = signal and cfg.rechecks  # window verdicts are looked at again with the query
         processors = self._processors(sp)
         gen = torch.Generator(device=dev).manual_seed(sp.seed) if sp.do_sample else None
 
@@ -254,20 +255,34 @@ class SafeGenerator:
             tok_row[:, -1] = True
             if evaluate:
                 # three query rows: the token (old [CLS]), the new [CLS] (its window), the token
-                # again (new [CLS] instead of old; itself instead of its first copy)
+                # again (new [CLS] instead of old; itself instead of its first copy); with
+                # `recheck`, a fourth before the copy: a second [CLS] reading the query and the
+                # same window, whose state nothing keeps (only its P(malicious) is used)
                 window = self._window(rows, is_query_content, content & valid, resp_idx)
                 window[:, 0] = False  # the old [CLS] state is not a key of the new one
                 dup_row = tok_row.clone()
                 dup_row[:, 0] = False
                 dup_row[:, -1] = False
                 no, yes = (torch.full((B, 1), v, dtype=torch.bool, device=dev) for v in (False, True))
-                allowed = torch.stack([torch.cat([tok_row, no, no], 1),
-                                       torch.cat([window, yes, no], 1),
-                                       torch.cat([dup_row, yes if reads else no, yes], 1)], 1)
-                ids = torch.cat([tok_t, torch.full_like(tok_t, cls_id), tok_t], 1)
-                pos = torch.stack([next_pos, torch.zeros_like(next_pos), next_pos], 1)
-                cls_mask = torch.zeros_like(ids, dtype=torch.bool)
-                cls_mask[:, 1] = True
+                cls_t = torch.full_like(tok_t, cls_id)
+                zero = torch.zeros_like(next_pos)
+                if recheck:
+                    look = window | is_query_content
+                    look[:, 0] = False
+                    allowed = torch.stack([torch.cat([tok_row, no, no, no], 1),
+                                           torch.cat([window, yes, no, no], 1),
+                                           torch.cat([look, no, yes, no], 1),
+                                           torch.cat([dup_row, yes if reads else no, no, yes], 1)], 1)
+                    ids = torch.cat([tok_t, cls_t, cls_t, tok_t], 1)
+                    pos = torch.stack([next_pos, zero, zero, next_pos], 1)
+                else:
+                    allowed = torch.stack([torch.cat([tok_row, no, no], 1),
+                                           torch.cat([window, yes, no], 1),
+                                           torch.cat([dup_row, yes if reads else no, yes], 1)], 1)
+                    ids = torch.cat([tok_t, cls_t, tok_t], 1)
+                    pos = torch.stack([next_pos, zero, next_pos], 1)
+                cls_mask = ids == cls_id
+                cls_mask[:, 0] = cls_mask[:, -1] = False
             else:
                 allowed = tok_row[:, None]
                 ids, pos, cls_mask = tok_t, next_pos[:, None], None
@@ -283,10 +298,12 @@ class SafeGenerator:
             if evaluate:
                 with torch.no_grad():
                     p = m.head(hidden[:, 1]).float().softmax(-1)[:, 1].tolist()
-                _replace_cls_slot(cache, src=-2, drop=2)
+                    p_look = m.head(hidden[:, 2], recheck=True).float().softmax(-1)[:, 1].tolist() if recheck else None
+                _replace_cls_slot(cache, src=-3 if recheck else -2, drop=3 if recheck else 2)
                 if record:
-                    dbg["evals"].append({"step": step, "window": window.clone(), "p": p, "K": K})
-                self._update_rows(rows, p, step, window, resp_idx)
+                    dbg["evals"].append({"step": step, "window": window.clone(), "p": p, "K": K, "p_look": p_look,
+                                         "look": look.clone() if recheck else None})
+                self._update_rows(rows, p, step, window, resp_idx, p_look)
             if on_step is not None:
                 ended = on_step(step, [r.release() if ok else None for r, ok in zip(rows, tok_valid, strict=True)])
                 for b, reason in (ended or {}).items():
@@ -361,8 +378,21 @@ class SafeGenerator:
         w = torch.where(rule == 1, r1, torch.where(rule == 2, r2, r3))
         return w & content  # rule 4: no PAD, BOS, template or EOS tokens
 
-    def _update_rows(self, rows, p, step, window, resp_idx) -> None:
+    def _update_rows(self, rows, p, step, window, resp_idx, p_look=None) -> None:
         cfg = self.cfg
+
+        def released(r: _Row, b: int, entry: dict) -> bool:
+            """`recheck`: a window verdict about to act is a false trigger when the query + that window
+            score below `cfg.recheck` (the row goes back to rule 2)."""
+            if p_look is None:
+                return False
+            entry["recheck"] = round(p_look[b], 6)
+            if p_look[b] >= cfg.recheck:
+                return False
+            r.state, r.S, r.count = BENIGN, -1, 0
+            entry["false_trigger"] = True
+            return True
+
         for b, r in enumerate(rows):
             # rule 1 still reads the query; rules 2-3 read the answer alone (their own threshold)
             rule = r.rule
@@ -395,15 +425,15 @@ class SafeGenerator:
                 continue
             if r.state == BENIGN and mal:
                 r.state, r.S, r.count = SUSPECT, r.n - 1, 1
-                if cfg.reliance == "high" and not cfg.high_waits_for_tau:  # the paper: stop at once
-                    r.state, r.done, r.finish = STOPPED, True, "refused"
+                if cfg.reliance == "high" and not cfg.high_waits_for_tau and not released(r, b, entry):
+                    r.state, r.done, r.finish = STOPPED, True, "refused"  # the paper: stop at once
             elif r.state == SUSPECT:
                 if mal:
                     r.count += 1
                 else:  # a false trigger (a keyword, say): back to the sliding window
                     r.state, r.S, r.count = BENIGN, -1, 0
                     entry["false_trigger"] = True
-            if r.state == SUSPECT and r.count >= cfg.tau:
+            if r.state == SUSPECT and r.count >= cfg.tau and not released(r, b, entry):
                 if cfg.reliance == "medium":
                     r.state = REFUSING
                     r.forced = list(self._guide[" "])

@@ -10,7 +10,9 @@ Everything else is derived here again, written the way docs/method.md states it:
   this function's *own* decisions (`decide(k, p)`; by default p >= threshold);
 - the logits of every step, from one forward pass without a KV cache over a sequence in
   which every re-evaluation is explicit: after the token of step s come a `[CLS]`
-  position (position id 0) and a second copy of that token (same position id), so
+  position (position id 0), with `recheck` a second `[CLS]` that reads the query and the
+  same window (no later position attends to it), and a second copy of that token (same
+  position id), so
 
   - prompt tokens: the alignment-phase mask (`[CLS]` judges query content; only
     response tokens, i.e. the prefill, attend to it);
@@ -46,6 +48,7 @@ class Reference:
     trace: list[dict] = field(default_factory=list)  # step, rule, window ("query" and response indices), decision
     real: list[int] = field(default_factory=list)  # indices of steps whose token was a real token of this row
     stopped_at: int | None = None  # under "high": the step after which the row stops
+    p_look: list[float] = field(default_factory=list)  # with `recheck`: P(malicious) of the query + window, per re-evaluation
 
 
 @torch.no_grad()
@@ -93,7 +96,7 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
                 continue
             earlier = [j for j in range(i) if valid[j] and not is_cls[j] and j not in copies]
             if kind == "copy":
-                earlier = [j for j in earlier if j != i - 2]  # not its first copy
+                earlier = [j for j in earlier if j != first[i]]  # not its first copy
             allowed[i, earlier] = True
             if reads:
                 allowed[i, data] = True
@@ -103,14 +106,16 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
                         mask, cls_mask=torch.tensor([is_cls[:n]], device=model.device))
         return out[0], out[1]
 
-    def head_p(hidden) -> float:
+    def head_p(hidden, recheck: bool = False) -> float:
         hook, model.safety_logit_hook = model.safety_logit_hook, None
         try:
-            return float(model.head(hidden[None]).float().softmax(-1)[0, 1])
+            return float(model.head(hidden[None], recheck=recheck).float().softmax(-1)[0, 1])
         finally:
             model.safety_logit_hook = hook
 
     copies: set[int] = set()
+    first: dict[int, int] = {}  # second copy -> first copy of the same token
+    recheck = signal and cfg.rechecks
     _, hidden = run(P)
     p0 = head_p(hidden[0, 0])
     k = 0
@@ -160,20 +165,31 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
         is_cls.append(True)
         j = len(ids) - 1
         rows.append(("cls", j, keys))
+        look = None
+        if recheck:  # a second [CLS] reads the query and the same window; nothing keeps its state
+            ids.append(cls_id)
+            pos.append(0)
+            valid.append(True)
+            is_cls.append(True)
+            look = len(ids) - 1
+            rows.append(("cls", look, list(query_content) + [response[r][0] for r in picked]))
         ids.append(t)
         pos.append(pos[i])
         valid.append(real)
         is_cls.append(False)
         c = len(ids) - 1
         rows.append(("copy", c, j))
+        first[c] = i
         copies.add(c)  # later tokens see the first copy of token s, never the second
         token_rows[-1] = c
         stale[s - 1] = i
         latest_cls = j
         # --- the decision, on this function's own p ---
-        _, hidden = run(j + 1)
+        _, hidden = run((look if look is not None else j) + 1)
         p = head_p(hidden[0, j])
         ref.p.append(p)
+        if look is not None:
+            ref.p_look.append(head_p(hidden[0, look], recheck=True))
         k += 1
         if stopped or not real or finished:
             continue
@@ -190,17 +206,26 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
                 else:
                     state = "rule1"
             continue
+        # recheck: a verdict that would act is a false trigger when the query + this window score below it
+        released = look is not None and ref.p_look[-1] < cfg.recheck
         if state == "rule2" and mal:
             state, S, count = "rule3", n - 1, 1
             if cfg.reliance == "high" and not cfg.high_waits_for_tau:
-                stopped, ref.stopped_at = True, s
+                if released:
+                    state, S, count = "rule2", -1, 0
+                    ref.trace[-1]["false_trigger"] = True
+                else:
+                    stopped, ref.stopped_at = True, s
         elif state == "rule3" and not acted:
             if mal:
                 count += 1
             else:
                 state, S, count = "rule2", -1, 0
         if state == "rule3" and not acted and count >= cfg.tau and not stopped:
-            if cfg.reliance == "medium":
+            if released:
+                state, S, count = "rule2", -1, 0
+                ref.trace[-1]["false_trigger"] = True
+            elif cfg.reliance == "medium":
                 acted = True
             elif cfg.reliance == "high":
                 stopped, ref.stopped_at = True, s

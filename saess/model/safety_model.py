@@ -63,6 +63,8 @@ class SafetyConfig:
     # a malicious query judgement is confirmed on the first r1 response tokens (StrategicConfig.confirm)
     confirm: bool = False
     confirm_below: float | None = None  # ... only below this P(malicious); None: every flagged query
+    # a window verdict acts only when the query + that window also reach this (StrategicConfig.recheck); None: off
+    recheck: float | None = None
     # Whether response tokens attend to the [CLS] state while generating (the paper's design; phase 2
     # teaches the LM to read it). False: only the head reads [CLS] (StrategicConfig.lm_reads_cls).
     lm_reads_cls: bool = True
@@ -113,6 +115,7 @@ class SafetyModel(nn.Module):
         if config.cls_adapter_r > 0:
             self.cls_adapter = ClsAdapter(lm, config.cls_adapter_r, config.cls_adapter_alpha)
         self.safety_logit_hook = None  # tests may force the head's output: fn(logits) -> logits
+        self.recheck_logit_hook = None  # ... and that of the engine's rechecks (StrategicConfig.recheck)
 
     # --- construction -----------------------------------------------------------------
     @classmethod
@@ -261,11 +264,14 @@ class SafetyModel(nn.Module):
             logits = torch.tanh(logits / cap) * cap
         return logits
 
-    def head(self, cls_hidden: torch.Tensor) -> torch.Tensor:
-        """`[CLS]` hidden state [B, H] -> safety logits [B, 2]."""
+    def head(self, cls_hidden: torch.Tensor, recheck: bool = False) -> torch.Tensor:
+        """`[CLS]` hidden state [B, H] -> safety logits [B, 2]. `recheck`: the generation engine's
+        second look at a window verdict (StrategicConfig.recheck), which tests force with
+        `recheck_logit_hook` instead of `safety_logit_hook`."""
         logits = self.safety_head(cls_hidden.to(self.safety_head.weight.dtype))
-        if self.safety_logit_hook is not None:
-            logits = self.safety_logit_hook(logits)
+        hook = self.recheck_logit_hook if recheck else self.safety_logit_hook
+        if hook is not None:
+            logits = hook(logits)
         return logits
 
     def phase_mask(self, batch: SafetyBatch, phase: str, signal: bool = True) -> torch.Tensor:

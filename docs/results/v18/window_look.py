@@ -1,0 +1,123 @@
+"""Issue 11, session 18: would a second look at a window flag rescue benign answers? (validation split only)
+
+When rules 2-3 turn a benign-started answer malicious (tau agreeing windows at or above the window
+threshold), `[CLS]` could look once more, at a wider view, before the guide goes in. This scores, at the
+point where the windows act, three such views of each answer:
+
+- `full`: the query and every response token written so far (a phase-1 whole text, cut there);
+- `resp`: every response token written so far, without the query;
+- `qwin`: the query and rule 3's span [S - r2, n) (the windows that agreed, with the request they answer).
+
+Answers (JSONL rows with `prompt`, `response`, `group`): the base model's answers to the split's benign
+prompts (session 14, `runs/s14/val_answers.jsonl`: group `benign`), its answers to the split's malicious
+prompts with the readers' labels (`runs/s14/val_mal_answers.jsonl`, `docs/results/v14/read-valmal`:
+group `harmful` / `harmless` / `refusal`), and (group `probe-benign`) the base model's greedy answers (128 tokens) to the 200 benign prompts of the step-2
+probe (`docs/results/v15/probe_benign.jsonl`), which are what `default`'s LM writes there (its LM is the base
+model; under `high` a sample keeps only the refusal, so the text the windows read is written again). No
+evaluation set is read.
+
+    saess -q generate --model base --reliance off --prompts docs/results/v15/probe_benign.jsonl \
+        --max-new-tokens 128 --batch-size 25 --out runs/s18/probe_benign_base.jsonl
+    python docs/results/v18/window_look.py MODEL runs/s18/probe_benign_base.jsonl OUT.jsonl
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import torch
+
+from saess.evaluation.calibration import _window_spans
+from saess.generation.config import StrategicConfig
+from saess.model.registry import ModelRegistry
+from saess.model.tokens import EncodedSequence, collate
+from saess.training.pipeline import _REFUSAL_START, score_views
+
+
+def rows_of(probe: str) -> list[dict]:
+    rows = [{"prompt": d["prompt"], "response": d["response"], "group": "benign"}
+            for d in map(json.loads, open("runs/s14/val_answers.jsonl"))]
+    lab = {d["prompt"]: d["label"] for d in map(json.loads, open("docs/results/v14/read-valmal/labels.jsonl"))}
+    for d in map(json.loads, open("runs/s14/val_mal_answers.jsonl")):
+        if not _REFUSAL_START.match(d["response"]):
+            rows.append({"prompt": d["prompt"], "response": d["response"], "group": lab.get(d["prompt"], "unread")})
+    for d in map(json.loads, open(probe)):
+        rows.append({"prompt": d["prompt"], "response": d["response"], "group": "probe-benign"})
+    return rows
+
+
+@torch.no_grad()
+def main() -> None:
+    name, probe, out = sys.argv[1:4]
+    torch.set_num_threads(2)
+    model = ModelRegistry().load(name)
+    model.eval()
+    enc = model.encoder
+    th, wth = model.config.threshold, model.config.window_threshold
+    st = StrategicConfig().for_model(model)
+    rows = rows_of(probe)
+    q = model.classify([r["prompt"] for r in rows], batch_size=32)
+    items = []  # (row index, seq, tuples)
+    for i, r in enumerate(rows):
+        seq = enc.encode_chat(r["prompt"], r["response"], label=0, close_response=False)
+        tuples = _window_spans(len(seq) - seq.query_len, st)
+        if tuples:
+            items.append((i, seq, tuples))
+    # every window of every tuple, scored as answer_window_scores scores them (one pass per answer)
+    mins: dict[tuple[int, int], float] = {}
+    for s0 in range(0, len(items), 16):
+        chunk = items[s0:s0 + 16]
+        batch = collate([seq for _, seq, _ in chunk], model.tokenizer.pad_token_id)
+        T = batch.input_ids.shape[1]
+        K = max(sum(len(t) for t in tuples) for _, _, tuples in chunk)
+        sees = torch.zeros(len(chunk), K, T, dtype=torch.bool)
+        for b, (_, seq, tuples) in enumerate(chunk):
+            shift = T - len(seq)
+            content = torch.tensor(seq.content, dtype=torch.bool)
+            k = 0
+            for t in tuples:
+                for a, e in t:
+                    lo, hi = seq.query_len + a, seq.query_len + e
+                    sees[b, k, lo + shift:hi + shift] = content[lo:hi]
+                    k += 1
+        p = model.text_phase_multi_logits(batch, sees).float().softmax(-1)[..., 1]
+        for b, (_, _, tuples) in enumerate(chunk):
+            k = 0
+            for j, t in enumerate(tuples):
+                mins[(s0 + b, j)] = float(p[b, k:k + len(t)].min())
+                k += len(t)
+    looks, meta = [], []
+    for k, (i, seq, tuples) in enumerate(items):
+        hit = next((j for j in range(len(tuples)) if mins[(k, j)] >= wth), None)
+        rows[i]["window_max"] = max(mins[(k, j)] for j in range(len(tuples)))
+        if hit is None:
+            continue
+        t = tuples[hit]
+        n = t[-1][1]  # response tokens written when the row acts
+        start = t[-1][0]  # S - r2
+        qn = seq.query_len
+        for kind in ("full", "resp", "qwin"):
+            content = [False] * (qn + n)
+            if kind in ("full", "qwin"):
+                content[:qn] = seq.content[:qn]
+            lo = qn + (start if kind == "qwin" else 0)
+            for x in range(lo, qn + n):
+                content[x] = seq.content[x]
+            looks.append(EncodedSequence(seq.input_ids[:qn + n], content, seq.is_response[:qn + n],
+                                         [-100] * (qn + n), 0, qn))
+            meta.append((i, kind, n))
+    ps = score_views(model, looks)
+    for (i, kind, n), s in zip(meta, ps, strict=True):
+        rows[i][kind] = s
+        rows[i]["acts_at"] = n
+    with open(out, "w") as f:
+        for r, qs in zip(rows, q, strict=True):
+            r["query"] = qs
+            r["query_flagged"] = qs >= th
+            f.write(json.dumps(r) + "\n")
+    print(f"{len(rows)} answers; threshold {th:.4f}, window threshold {wth:.4f} -> {out}")
+
+
+if __name__ == "__main__":
+    main()
