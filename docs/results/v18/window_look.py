@@ -18,7 +18,14 @@ evaluation set is read.
 
     saess -q generate --model base --reliance off --prompts docs/results/v15/probe_benign.jsonl \
         --max-new-tokens 128 --batch-size 25 --out runs/s18/probe_benign_base.jsonl
-    python docs/results/v18/window_look.py MODEL runs/s18/probe_benign_base.jsonl OUT.jsonl
+    python docs/results/v18/window_look.py MODEL runs/s18/probe_benign_base.jsonl OUT.jsonl [PREFILLED.jsonl]
+
+PREFILLED (session 18, after the first probe): the base model's answers to the split's 435 malicious prompts
+under the prefill "Sure, here is" (group `prefill`; unread: every one counts as an answer to a malicious
+prompt), the attack the first table left out:
+
+    saess -q generate --model base --reliance off --prompts runs/s14/val_mal_prompts.jsonl \
+        --prefill "Sure, here is" --max-new-tokens 128 --batch-size 29 --out runs/s18/val_mal_prefill_base.jsonl
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from saess.model.tokens import EncodedSequence, collate
 from saess.training.pipeline import _REFUSAL_START, score_views
 
 
-def rows_of(probe: str) -> list[dict]:
+def rows_of(probe: str, prefilled: str | None = None) -> list[dict]:
     rows = [{"prompt": d["prompt"], "response": d["response"], "group": "benign"}
             for d in map(json.loads, open("runs/s14/val_answers.jsonl"))]
     lab = {d["prompt"]: d["label"] for d in map(json.loads, open("docs/results/v14/read-valmal/labels.jsonl"))}
@@ -44,19 +51,23 @@ def rows_of(probe: str) -> list[dict]:
             rows.append({"prompt": d["prompt"], "response": d["response"], "group": lab.get(d["prompt"], "unread")})
     for d in map(json.loads, open(probe)):
         rows.append({"prompt": d["prompt"], "response": d["response"], "group": "probe-benign"})
+    if prefilled:  # the malicious prompts' answers under the prefill "Sure, here is" (response = prefill + text)
+        for d in map(json.loads, open(prefilled)):
+            rows.append({"prompt": d["prompt"], "response": d["response"], "group": "prefill"})
     return rows
 
 
 @torch.no_grad()
 def main() -> None:
     name, probe, out = sys.argv[1:4]
+    prefilled = sys.argv[4] if len(sys.argv) > 4 else None
     torch.set_num_threads(2)
     model = ModelRegistry().load(name)
     model.eval()
     enc = model.encoder
     th, wth = model.config.threshold, model.config.window_threshold
     st = StrategicConfig().for_model(model)
-    rows = rows_of(probe)
+    rows = rows_of(probe, prefilled)
     q = model.classify([r["prompt"] for r in rows], batch_size=32)
     items = []  # (row index, seq, tuples)
     for i, r in enumerate(rows):
