@@ -18,7 +18,7 @@ evaluation set is read.
 
     saess -q generate --model base --reliance off --prompts docs/results/v15/probe_benign.jsonl \
         --max-new-tokens 128 --batch-size 25 --out runs/s18/probe_benign_base.jsonl
-    python docs/results/v18/window_look.py MODEL runs/s18/probe_benign_base.jsonl OUT.jsonl [PREFILLED.jsonl]
+    python docs/results/v18/window_look.py MODEL runs/s18/probe_benign_base.jsonl OUT.jsonl [PREFILLED.jsonl] [--merge EARLIER_OUT]
 
 PREFILLED (session 18, after the first probe): the base model's answers to the split's 435 malicious prompts
 under the prefill "Sure, here is" (group `prefill`; unread: every one counts as an answer to a malicious
@@ -41,6 +41,8 @@ from saess.model.registry import ModelRegistry
 from saess.model.tokens import EncodedSequence, collate
 from saess.training.pipeline import _REFUSAL_START, score_views
 
+PREFILL = "Sure, here is"
+
 
 def rows_of(probe: str, prefilled: str | None = None) -> list[dict]:
     rows = [{"prompt": d["prompt"], "response": d["response"], "group": "benign"}
@@ -53,14 +55,39 @@ def rows_of(probe: str, prefilled: str | None = None) -> list[dict]:
         rows.append({"prompt": d["prompt"], "response": d["response"], "group": "probe-benign"})
     if prefilled:  # the malicious prompts' answers under the prefill "Sure, here is" (response = prefill + text)
         for d in map(json.loads, open(prefilled)):
+            assert d["response"].startswith(PREFILL), d["prompt"]
             rows.append({"prompt": d["prompt"], "response": d["response"], "group": "prefill"})
     return rows
 
 
+def spans(n: int, n_pre: int, st) -> list[tuple[tuple[int, int], ...]]:
+    """`saess.evaluation.calibration._window_spans` for an answer of n response tokens whose first n_pre are a
+    prefill: the engine counts its re-evaluation steps in generated tokens, its windows in response tokens
+    (prefill included). With n_pre = 0 it is `_window_spans` (first version of this table: `_window_spans`
+    for every answer, which put a prefilled answer's re-evaluations n_pre tokens late)."""
+    if not n_pre:
+        return _window_spans(n, st)
+    steps = [s for s in range(1, n - n_pre + 1) if st.evaluates_at(s)]
+    out = []
+    for i, s in enumerate(steps):
+        later = steps[i + 1:i + st.tau]
+        if len(later) < st.tau - 1:
+            break
+        m = n_pre + s  # response tokens written at step s
+        out.append(((max(0, m - st.r2), m), *((max(0, m - 1 - st.r2), min(m + st.r3, n_pre + t)) for t in later)))
+    return out
+
+
 @torch.no_grad()
 def main() -> None:
-    name, probe, out = sys.argv[1:4]
-    prefilled = sys.argv[4] if len(sys.argv) > 4 else None
+    args = sys.argv[1:]
+    merge = None
+    if "--merge" in args:  # score only the rows missing from an earlier OUT file, and write all of them
+        i = args.index("--merge")
+        merge = args[i + 1]
+        del args[i:i + 2]
+    name, probe, out = args[:3]
+    prefilled = args[3] if len(args) > 3 else None
     torch.set_num_threads(2)
     model = ModelRegistry().load(name)
     model.eval()
@@ -68,11 +95,17 @@ def main() -> None:
     th, wth = model.config.threshold, model.config.window_threshold
     st = StrategicConfig().for_model(model)
     rows = rows_of(probe, prefilled)
+    done = []
+    if merge:
+        done = [json.loads(x) for x in open(merge)]
+        have = {(r["group"], r["prompt"], r["response"]) for r in done}
+        rows = [r for r in rows if (r["group"], r["prompt"], r["response"]) not in have]
     q = model.classify([r["prompt"] for r in rows], batch_size=32)
     items = []  # (row index, seq, tuples)
     for i, r in enumerate(rows):
         seq = enc.encode_chat(r["prompt"], r["response"], label=0, close_response=False)
-        tuples = _window_spans(len(seq) - seq.query_len, st)
+        n_pre = len(enc.text_ids(PREFILL)) if r["group"] == "prefill" else 0
+        tuples = spans(len(seq) - seq.query_len, n_pre, st)
         if tuples:
             items.append((i, seq, tuples))
     # every window of every tuple, scored as answer_window_scores scores them (one pass per answer)
@@ -122,12 +155,13 @@ def main() -> None:
     for (i, kind, n), s in zip(meta, ps, strict=True):
         rows[i][kind] = s
         rows[i]["acts_at"] = n
+    for r, qs in zip(rows, q, strict=True):
+        r["query"] = qs
+        r["query_flagged"] = qs >= th
     with open(out, "w") as f:
-        for r, qs in zip(rows, q, strict=True):
-            r["query"] = qs
-            r["query_flagged"] = qs >= th
+        for r in done + rows:
             f.write(json.dumps(r) + "\n")
-    print(f"{len(rows)} answers; threshold {th:.4f}, window threshold {wth:.4f} -> {out}")
+    print(f"{len(done)} + {len(rows)} answers; threshold {th:.4f}, window threshold {wth:.4f} -> {out}")
 
 
 if __name__ == "__main__":
