@@ -232,9 +232,15 @@ def test_a_model_of_an_older_recipe_is_named_by_its_differences():
 
 
 def test_noconfirm_variant_turns_the_models_confirmation_off_in_its_command():
-    """`default` ships confirmation; the ablation rows (models without it) compare with `noconfirm`."""
+    """`default` ships confirmation and recheck; the ablation rows (models without either) compare with
+    `noconfirm`, which turns both off; `norecheck` turns off recheck only."""
     off = P.VARIANTS["noconfirm"].strategic()
-    assert off.confirm is False and "--confirm" in strategic_flags(off)
-    assert strategic_flags(off)[strategic_flags(off).index("--confirm") + 1] == "off"
-    assert P.VARIANTS["default"].strategic().confirm is None  # the model's own
-    assert ("w/o confirmation (the rows below compare with this one)", "noconfirm") in P.ABLATIONS
+    flags = strategic_flags(off)
+    assert off.confirm is False and flags[flags.index("--confirm") + 1] == "off"
+    assert off.recheck == 0.0 and float(flags[flags.index("--recheck") + 1]) == 0.0
+    nr = strategic_flags(P.VARIANTS["norecheck"].strategic())
+    assert "--confirm" not in nr and float(nr[nr.index("--recheck") + 1]) == 0.0
+    d = P.VARIANTS["default"].strategic()
+    assert d.confirm is None and d.recheck is None  # the model's own
+    assert ("w/o confirmation or recheck (the rows below compare with this one)", "noconfirm") in P.ABLATIONS
+    assert ("w/o recheck", "norecheck") in P.ABLATIONS

@@ -118,11 +118,12 @@ class Variant:
     threshold: float | None = None  # None: the model's own
     high_waits_for_tau: bool | None = None  # None: the model's own
     confirm: bool | None = None  # None: the model's own (docs/generation.md, "Confirmation")
+    recheck: float | None = None  # None: the model's own (docs/generation.md, "Recheck"); 0: off
 
     def strategic(self) -> StrategicConfig:
         """The strategic config this variant evaluates its model with."""
         kw = {"reliance": self.reliance, "schedule": self.schedule, "threshold": self.threshold,
-              "high_waits_for_tau": self.high_waits_for_tau, "confirm": self.confirm}
+              "high_waits_for_tau": self.high_waits_for_tau, "confirm": self.confirm, "recheck": self.recheck}
         if self.tau is not None:
             kw["tau"] = self.tau
         if self.window is not None:
@@ -131,17 +132,19 @@ class Variant:
 
 
 # The recipe's ablations without an alignment phase act as the default does (its saess_config.json: their LM
-# never learned to refuse, so a refusal ends the answer), without confirmation: its band is chosen per head
-# (docs/results/v17/rule.md), so they compare with the `noconfirm` row (default's head without it).
+# never learned to refuse, so a refusal ends the answer), without confirmation or recheck: their limits are
+# chosen per head (docs/results/v17/rule.md, docs/results/v18/rule.md), so they compare with the `noconfirm` row
+# (default's head without either).
 _AS_DEFAULT = {"reliance": "high", "high_waits_for_tau": True}
 VARIANTS = {v.key: v for v in [
     Variant("base", "base", "base (SmolLM2-135M-Instruct)"),
     Variant("sft", "sft", "sft (plain SFT, no [CLS])"),
     Variant("aug", "aug", "aug (Qi et al. data augmentation)"),
-    Variant("default", "default", "default (v15cf: phase 1 on views, [CLS] adapter r 8, LM not reading [CLS], "
+    Variant("default", "default", "default (v15cfr2: phase 1 on views, [CLS] adapter r 8, LM not reading [CLS], "
                                   "calibrated thresholds; its own reliance: high + wait for tau, annealing, tau 2, r 10; "
-                                  "confirmation below 0.95)"),
-    Variant("noconfirm", "default", "default without confirmation (v15c)", confirm=False),
+                                  "confirmation below 0.95, recheck 0.1)"),
+    Variant("norecheck", "default", "default without recheck (v15cf)", recheck=0.0),
+    Variant("noconfirm", "default", "default without confirmation or recheck (v15c)", confirm=False, recheck=0.0),
     Variant("medium", "default", "default under the paper's reliance medium (the guide, then its LM writes on)",
             reliance="medium"),
     Variant("noviews", "@noviews", "phase 1 on whole texts only (no query views, no response windows)", **_AS_DEFAULT),
@@ -167,7 +170,8 @@ VARIANTS = {v.key: v for v in [
 
 # Tables: (row label, variant key, the value the row varies)
 ABLATIONS = [("full method", "default"),
-             ("w/o confirmation (the rows below compare with this one)", "noconfirm"),
+             ("w/o recheck", "norecheck"),
+             ("w/o confirmation or recheck (the rows below compare with this one)", "noconfirm"),
              ("w/o response views in phase 1 (whole texts only)", "noviews"),
              ("w/o [CLS]-only adapter", "noadapter"),
              ("the paper's phase 1 (LoRA on the LM with L_lm) instead", "paperp1"),
