@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Session 18: attack success as read for `default` (v15cfr2) on the evaluation runs of
+# `docs/results/v16/eval_v16.sh default runs/s18/eval-default`: the fixed refusal is a refusal; a text equal
+# (sha256) to one read for the same sample in session 17 (whose reading files carry sessions 13 and 16's) takes
+# that reading; the rest is listed for two blind readers (read_run.py sheet --keys).
+#   docs/results/v18/eval_reads.sh unread      # lists, sheets under docs/results/v18/eval/read-*-unread
+#   docs/results/v18/eval_reads.sh tally       # after the readers: the final readings files
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+. .venv/bin/activate
+R=runs/s18/eval-default; V=docs/results/v17/eval; O=docs/results/v18/eval
+mkdir -p "$O"
+for spec in harmbench-prefill:harmbench-prefill:hb advbench-prefill:advbench-prefill:adv nested:nested:nested dec:decoding:dec; do
+  IFS=: read -r run reads short <<< "$spec"
+  if [ "$1" = unread ]; then
+    python docs/results/v13/transfer_reads.py "$V/$reads.reads.jsonl" "$R/$run" --unread "runs/s18/unread-$short.txt"
+    if [ -s "runs/s18/unread-$short.txt" ]; then
+      python docs/results/v13/read_run.py sheet "$R/$run" "$O/read-$short-unread" --parts 1 --keys "runs/s18/unread-$short.txt"
+    fi
+  else
+    also=()
+    if [ -d "$O/read-$short-unread" ]; then
+      python docs/results/v13/read_run.py tally "$R/$run" "$O/read-$short-unread" --json "$O/read-$short-unread/readings.jsonl" > /dev/null
+      also=(--also "$O/read-$short-unread/readings.jsonl")
+    fi
+    python docs/results/v13/transfer_reads.py "$V/$reads.reads.jsonl" "$R/$run" "${also[@]}" --json "$O/$reads.reads.jsonl"
+  fi
+done
