@@ -46,21 +46,11 @@ def test_cached_equals_full_recomputation(model, schedule, reliance, pattern, co
                 "confirmed": lambda k: True,  # a malicious query confirmed on its first r1 tokens
                 "released": lambda k: k == 0}  # a malicious query the first r1 tokens do not confirm
     if pattern in patterns:
-        model.safety_logit_hook = forced(patterns[pattern])
         decide = lambda k, p: patterns[pattern](k)  # noqa: E731
-    try:
-        res = SafeGenerator(model, cfg).generate(PROMPTS, PREFILLS, SamplingConfig(max_new_tokens=14), record=True)
-    finally:
-        model.safety_logit_hook = None
+    res = _recorded(model, cfg, patterns.get(pattern))
     dbg = res[0].debug
     for row in range(len(PROMPTS)):
-        ref = recompute(model, dbg, row, cfg, decide=decide)
-        cached = torch.stack([s["logits"][row] for s in dbg["steps"]])[ref.real]
-        want = torch.stack(ref.logits)[ref.real]
-        fin = torch.isfinite(cached)
-        assert torch.equal(fin, torch.isfinite(want))
-        torch.testing.assert_close(cached[fin], want[fin], atol=1e-4, rtol=0)
-        assert _trace_core(res[row].trace) == ref.trace
+        ref = _parity(model, res, row, cfg, decide)
         if pattern == "random-head":
             got = [e["p"][row] for e in dbg["evals"]]
             assert got == pytest.approx(ref.p, abs=1e-4)
@@ -68,6 +58,29 @@ def test_cached_equals_full_recomputation(model, schedule, reliance, pattern, co
             assert (res[row].finish_reason == "refused") == (ref.stopped_at is not None)
             if ref.stopped_at is not None:
                 assert res[row].num_tokens == ref.stopped_at
+
+
+def _recorded(model, cfg, pattern=None):
+    """PROMPTS with PREFILLS, recorded, the head forced by `pattern` when given (else the random head's)."""
+    model.safety_logit_hook = forced(pattern) if pattern else None
+    try:
+        return SafeGenerator(model, cfg).generate(PROMPTS, PREFILLS, SamplingConfig(max_new_tokens=14), record=True)
+    finally:
+        model.safety_logit_hook = None
+
+
+def _parity(model, res, row, cfg, decide):
+    """Row `row` of a recorded generation against `reference.recompute`: the same logits at every real step,
+    the same windows and decisions. Returns the reference."""
+    dbg = res[0].debug
+    ref = recompute(model, dbg, row, cfg, decide=decide)
+    cached = torch.stack([s["logits"][row] for s in dbg["steps"]])[ref.real]
+    want = torch.stack(ref.logits)[ref.real]
+    fin = torch.isfinite(cached)
+    assert torch.equal(fin, torch.isfinite(want))
+    torch.testing.assert_close(cached[fin], want[fin], atol=1e-4, rtol=0)
+    assert _trace_core(res[row].trace) == _trace_core(ref.trace)
+    return ref
 
 
 def sharp_model():
@@ -552,35 +565,27 @@ def test_reliance_and_high_waits_resolution(model):
 # --- recheck (docs/generation.md, "Recheck"): a window verdict about to act looks again with the query ---
 
 @pytest.mark.parametrize("schedule,reliance,recheck,reads", [
-    (s, r, c, reads) for s in ("every", "annealing") for r in ("medium", "high") for c in (1.0, 1e-6)
+    (s, r, c, reads) for s in ("every", "annealing") for r in ("medium", "high", "high+wait") for c in (1.0, 1e-6)
     for reads in (True, False)])
 def test_recheck_cached_equals_full_recomputation(model, schedule, reliance, recheck, reads):
     """With the look's extra [CLS] in every re-evaluation step the engine still equals the reference: the
     same logits (nothing attends to the look), windows, P(malicious) of the look, decisions; recheck 1.0
     releases every window verdict, 1e-6 none."""
-    cfg = StrategicConfig(schedule=schedule, reliance=reliance, tau=2, r1=4, r2=3, r3=2, recheck=recheck,
-                          lm_reads_cls=reads)
+    cfg = StrategicConfig(schedule=schedule, reliance=reliance.split("+")[0], tau=2, r1=4, r2=3, r3=2,
+                          recheck=recheck, lm_reads_cls=reads, high_waits_for_tau=reliance == "high+wait")
     pattern = lambda k: k >= 3  # noqa: E731  (benign query, malicious windows from call 3 on)
-    model.safety_logit_hook = forced(pattern)
-    try:
-        res = SafeGenerator(model, cfg).generate(PROMPTS, PREFILLS, SamplingConfig(max_new_tokens=14), record=True)
-    finally:
-        model.safety_logit_hook = None
+    res = _recorded(model, cfg, pattern)
     dbg = res[0].debug
     for row in range(len(PROMPTS)):
-        ref = recompute(model, dbg, row, cfg, decide=lambda k, p: pattern(k))
-        cached = torch.stack([s["logits"][row] for s in dbg["steps"]])[ref.real]
-        want = torch.stack(ref.logits)[ref.real]
-        fin = torch.isfinite(cached)
-        torch.testing.assert_close(cached[fin], want[fin], atol=1e-4, rtol=0)
-        assert _trace_core(res[row].trace) == _trace_core(ref.trace)
+        ref = _parity(model, res, row, cfg, lambda k, p: pattern(k))
         assert [e["p_look"][row] for e in dbg["evals"]] == pytest.approx(ref.p_look, abs=1e-4)
         assert [bool(t.get("false_trigger")) for t in res[row].trace] == \
             [bool(t.get("false_trigger")) for t in ref.trace]
         acted = [t for t in res[row].trace if "inserted_guide_at" in t] or res[row].finish_reason == "refused"
         assert bool(acted) == (recheck < 0.5)  # the forced windows act unless every recheck releases them
-        if recheck < 0.5:
-            assert all(t["recheck"] >= recheck for t in res[row].trace if "recheck" in t)
+        looked = [t["recheck"] for t in res[row].trace if "recheck" in t]
+        assert looked  # the acting verdicts were looked at
+        assert all(p >= recheck for p in looked) if recheck < 0.5 else all(p < recheck for p in looked)
 
 
 def _recheck_run(model, look, reliance="medium", recheck=0.5, **kw):
@@ -606,14 +611,20 @@ def test_recheck_benign_is_a_false_trigger_and_malicious_acts(model):
     assert [t["step"] for t in m.trace if "inserted_guide_at" in t] == [5]
     assert [t["step"] for t in plain.trace if "inserted_guide_at" in t] == [5]
     assert m.generated == plain.generated and "recheck" not in plain.trace[5]
-    # only the verdict that would act is looked at: the look's own answers at other steps do not matter
-    odd = _recheck_run(model, lambda k: k != 5)
-    assert [t["step"] for t in odd.trace if "inserted_guide_at" in t] == [5]
+    # only the verdict that would act is looked at (look call k is step k + 1): malicious at step 5 alone acts
+    # there; benign at step 5 alone releases it, and the next two windows (6, 7) act at step 7
+    only5 = _recheck_run(model, lambda k: k == 4)
+    assert [t["step"] for t in only5.trace if "inserted_guide_at" in t] == [5]
+    not5 = _recheck_run(model, lambda k: k != 4)
+    assert [t["step"] for t in not5.trace if "inserted_guide_at" in t] == [7]
+    assert [t["step"] for t in not5.trace if "recheck" in t] == [5, 7]
 
 
 def test_recheck_under_high(model):
-    assert _recheck_run(model, lambda k: False, reliance="high").finish_reason == "length"
-    assert _recheck_run(model, lambda k: True, reliance="high").finish_reason == "refused"
+    """`default`'s way (high + wait for tau) and the paper's high (stop at the first malicious window)."""
+    assert _recheck_run(model, lambda k: False, reliance="high", high_waits_for_tau=True).finish_reason == "length"
+    waits = _recheck_run(model, lambda k: True, reliance="high", high_waits_for_tau=True)
+    assert waits.finish_reason == "refused" and waits.num_tokens == 5
     paper = _recheck_run(model, lambda k: False, reliance="high", high_waits_for_tau=False)
     assert paper.finish_reason == "length" and paper.trace[4].get("false_trigger")
 
@@ -630,11 +641,13 @@ def test_recheck_reads_the_query_and_the_window(model):
     assert not (ev["window"][0, :P] & query).any()
     assert r.trace[5]["window"] == [0, 4]
     # the look: the query's content and that same window, nothing else
+    assert not ev["look"][0, 0]  # not the old [CLS] state
     assert torch.equal(ev["look"][0, 1:P], query[1:]) and torch.equal(ev["look"][0, P:], ev["window"][0, P:])
     assert ev["window"][0, P:].sum() == 5
 
 
 def test_recheck_resolution(model):
+    """The model's own `recheck` unless a run sets one; 0 is off; a bad value is one clear error."""
     assert StrategicConfig().for_model(model).recheck == 0.0 and not StrategicConfig().for_model(model).rechecks
     model.config.recheck = 0.7
     try:
@@ -647,3 +660,10 @@ def test_recheck_resolution(model):
     for bad in (-0.1, 1.5, True):
         with pytest.raises(InputError, match="recheck"):
             StrategicConfig(recheck=bad)
+    for bad in (True, "0.5", 2.0):
+        model.config.recheck = bad
+        try:
+            with pytest.raises(InputError, match="recheck"):
+                StrategicConfig().for_model(model)
+        finally:
+            model.config.recheck = None

@@ -179,31 +179,16 @@ def _window_spans(n: int, strategic) -> list[tuple[tuple[int, int], ...]]:
     return out
 
 
-@torch.no_grad()
 @torch.no_grad()  # scoring only: text_phase_multi_logits also serves training, with gradients
-def answer_window_scores(model, answers: list[tuple[str, str]], strategic, batch_size: int = 32,
-                         progress=None) -> list[float]:
-    """Per answer (prompt, response): the highest threshold at which strategic decoding would
-    turn the benign-started answer malicious through rules 2-3, i.e. max over re-evaluations of
-    the smallest P(malicious) of the tau windows that would have to agree (`_window_spans`:
-    the rule-2 window and the rule-3 windows it opens). Windows are scored as `[CLS]` sees them
-    (saess.training.views.response_view: every token in its full chat context). An answer too
-    short for any tuple scores 0."""
-    enc = model.encoder
-    items = []  # (answer index, encoded chat, [tuple of spans, ...])
-    for i, (prompt, response) in enumerate(answers):
-        try:
-            seq = enc.encode_chat(prompt, response, label=0, close_response=False)
-        except InputError:
-            continue
-        tuples = _window_spans(len(seq) - seq.query_len, strategic)
-        if tuples:
-            items.append((i, seq, tuples))
+def window_tuple_scores(model, items: list, batch_size: int = 32, progress=None) -> list[list[float]]:
+    """Per item (an encoded chat, its `_window_spans` tuples): per tuple, the smallest P(malicious) of its
+    windows, each window scored as `[CLS]` sees it (every token in its full chat context), one forward pass
+    per chat for all its windows."""
     model.eval()
-    scores = [0.0] * len(answers)
-    items.sort(key=lambda x: len(x[1]))  # similar lengths pad less
-    for s in range(0, len(items), batch_size):
-        chunk = items[s:s + batch_size]
+    out: list[list[float]] = [[] for _ in items]
+    order = sorted(range(len(items)), key=lambda i: len(items[i][0]))  # similar lengths pad less
+    for s in range(0, len(order), batch_size):
+        chunk = [(i, *items[i]) for i in order[s:s + batch_size]]
         batch = collate([seq for _, seq, _ in chunk], model.tokenizer.pad_token_id)
         T = batch.input_ids.shape[1]
         K = max(sum(len(t) for t in tuples) for _, _, tuples in chunk)
@@ -221,10 +206,35 @@ def answer_window_scores(model, answers: list[tuple[str, str]], strategic, batch
         for b, (i, _, tuples) in enumerate(chunk):
             k = 0
             for spans in tuples:
-                scores[i] = max(scores[i], float(p[b, k:k + len(spans)].min()))
+                out[i].append(float(p[b, k:k + len(spans)].min()))
                 k += len(spans)
         if progress:
             progress(len(chunk))
+    return out
+
+
+def answer_window_scores(model, answers: list[tuple[str, str]], strategic, batch_size: int = 32,
+                         progress=None) -> list[float]:
+    """Per answer (prompt, response): the highest threshold at which strategic decoding would
+    turn the benign-started answer malicious through rules 2-3, i.e. max over re-evaluations of
+    the smallest P(malicious) of the tau windows that would have to agree (`_window_spans`:
+    the rule-2 window and the rule-3 windows it opens). Windows are scored as `[CLS]` sees them
+    (saess.training.views.response_view: every token in its full chat context). An answer too
+    short for any tuple scores 0."""
+    enc = model.encoder
+    index, items = [], []  # answer index; (encoded chat, [tuple of spans, ...])
+    for i, (prompt, response) in enumerate(answers):
+        try:
+            seq = enc.encode_chat(prompt, response, label=0, close_response=False)
+        except InputError:
+            continue
+        tuples = _window_spans(len(seq) - seq.query_len, strategic)
+        if tuples:
+            index.append(i)
+            items.append((seq, tuples))
+    scores = [0.0] * len(answers)
+    for i, mins in zip(index, window_tuple_scores(model, items, batch_size, progress), strict=True):
+        scores[i] = max(mins)
     return scores
 
 

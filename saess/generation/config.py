@@ -136,7 +136,12 @@ class StrategicConfig:
             below = float(own) if own is not None else 1.0
         recheck = self.recheck
         if recheck is None:
-            recheck = float(getattr(model.config, "recheck", None) or 0.0)
+            own = getattr(model.config, "recheck", None)
+            if isinstance(own, bool) or (own is not None and not isinstance(own, (int, float))):
+                raise InputError(f"recheck in the model's saess_config.json must be a number in [0, 1], got {own!r}")
+            recheck = float(own or 0.0)
+            if not 0.0 <= recheck <= 1.0:
+                raise InputError(f"recheck in the model's saess_config.json must be in [0, 1], got {recheck}")
         reads = self.lm_reads_cls
         if reads is None:
             reads = bool(getattr(model.config, "lm_reads_cls", True))

@@ -10,9 +10,10 @@ One decode loop over a KV cache whose slot 0 always holds `[CLS]`:
   window chosen by rules 1-4 (and itself), and a second copy of the new token (same
   position id) that attends to the *new* `[CLS]` instead of the old one. The next token
   is chosen from that copy's logits, so it already sees the re-evaluated state (no
-  one-step lag). Then the `[CLS]` K/V replace slot 0 of every layer and both extra slots
+  one-step lag). Then the `[CLS]` K/V replace slot 0 of every layer and the extra slots
   are dropped (the token keeps the K/V of its first copy). Cost of a re-evaluation: two
-  extra query positions against the cache, nothing recomputed.
+  extra query positions against the cache (three with `recheck`: a second `[CLS]` that
+  reads the query and the same window, which nothing attends to), nothing recomputed.
 - The state machine per row (rules 1-3 and `reliance`/`tau`) runs on the host on B
   floats per re-evaluation.
 

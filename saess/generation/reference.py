@@ -107,11 +107,12 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
         return out[0], out[1]
 
     def head_p(hidden, recheck: bool = False) -> float:
-        hook, model.safety_logit_hook = model.safety_logit_hook, None
+        hooks = model.safety_logit_hook, model.recheck_logit_hook
+        model.safety_logit_hook = model.recheck_logit_hook = None
         try:
             return float(model.head(hidden[None], recheck=recheck).float().softmax(-1)[0, 1])
         finally:
-            model.safety_logit_hook = hook
+            model.safety_logit_hook, model.recheck_logit_hook = hooks
 
     copies: set[int] = set()
     first: dict[int, int] = {}  # second copy -> first copy of the same token
@@ -219,8 +220,9 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
         elif state == "rule3" and not acted:
             if mal:
                 count += 1
-            else:
+            else:  # a false trigger: back to the sliding window
                 state, S, count = "rule2", -1, 0
+                ref.trace[-1]["false_trigger"] = True
         if state == "rule3" and not acted and count >= cfg.tau and not stopped:
             if released:
                 state, S, count = "rule2", -1, 0

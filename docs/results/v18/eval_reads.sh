@@ -6,6 +6,7 @@
 #   docs/results/v18/eval_reads.sh unread      # lists, sheets under docs/results/v18/eval/read-*-unread
 #   docs/results/v18/eval_reads.sh tally       # after the readers: the final readings files
 set -euo pipefail
+case "${1:-}" in unread|tally) ;; *) echo "usage: $0 unread|tally" >&2; exit 2 ;; esac
 cd "$(dirname "$0")/../../.."
 . .venv/bin/activate
 R=runs/s18/eval-default; V=docs/results/v17/eval; O=docs/results/v18/eval

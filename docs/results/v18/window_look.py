@@ -4,7 +4,9 @@ When rules 2-3 turn a benign-started answer malicious (tau agreeing windows at o
 threshold), `[CLS]` could look once more, at a wider view, before the guide goes in. This scores, at the
 point where the windows act, three such views of each answer:
 
-- `full`: the query and every response token written so far (a phase-1 whole text, cut there);
+- `full`: the query and every response token written so far (a phase-1 whole text, cut there; before the
+  review of session 18 `full` and `resp` were cut at the acting window's end instead, which under annealing
+  can lie well before the step that acts; `qwin` was right);
 - `resp`: every response token written so far, without the query;
 - `qwin`: the query and rule 3's span [S - r2, n) (the windows that agreed, with the request they answer).
 
@@ -35,10 +37,10 @@ import sys
 
 import torch
 
-from saess.evaluation.calibration import _window_spans
+from saess.evaluation.calibration import _window_spans, window_tuple_scores
 from saess.generation.config import StrategicConfig
 from saess.model.registry import ModelRegistry
-from saess.model.tokens import EncodedSequence, collate
+from saess.model.tokens import EncodedSequence
 from saess.training.pipeline import _REFUSAL_START, score_views
 
 PREFILL = "Sure, here is"
@@ -108,29 +110,10 @@ def main() -> None:
         tuples = spans(len(seq) - seq.query_len, n_pre, st)
         if tuples:
             items.append((i, seq, tuples))
+            r["_n_pre"] = n_pre
     # every window of every tuple, scored as answer_window_scores scores them (one pass per answer)
-    mins: dict[tuple[int, int], float] = {}
-    for s0 in range(0, len(items), 16):
-        chunk = items[s0:s0 + 16]
-        batch = collate([seq for _, seq, _ in chunk], model.tokenizer.pad_token_id)
-        T = batch.input_ids.shape[1]
-        K = max(sum(len(t) for t in tuples) for _, _, tuples in chunk)
-        sees = torch.zeros(len(chunk), K, T, dtype=torch.bool)
-        for b, (_, seq, tuples) in enumerate(chunk):
-            shift = T - len(seq)
-            content = torch.tensor(seq.content, dtype=torch.bool)
-            k = 0
-            for t in tuples:
-                for a, e in t:
-                    lo, hi = seq.query_len + a, seq.query_len + e
-                    sees[b, k, lo + shift:hi + shift] = content[lo:hi]
-                    k += 1
-        p = model.text_phase_multi_logits(batch, sees).float().softmax(-1)[..., 1]
-        for b, (_, _, tuples) in enumerate(chunk):
-            k = 0
-            for j, t in enumerate(tuples):
-                mins[(s0 + b, j)] = float(p[b, k:k + len(t)].min())
-                k += len(t)
+    per_item = window_tuple_scores(model, [(seq, tuples) for _, seq, tuples in items], batch_size=16)
+    mins = {(k, j): m for k, ms in enumerate(per_item) for j, m in enumerate(ms)}
     looks, meta = [], []
     for k, (i, seq, tuples) in enumerate(items):
         hit = next((j for j in range(len(tuples)) if mins[(k, j)] >= wth), None)
@@ -138,15 +121,17 @@ def main() -> None:
         if hit is None:
             continue
         t = tuples[hit]
-        n = t[-1][1]  # response tokens written when the row acts
-        start = t[-1][0]  # S - r2
+        n_pre = rows[i].pop("_n_pre")
+        steps = [s for s in range(1, len(seq) - seq.query_len - n_pre + 1) if st.evaluates_at(s)]
+        n = n_pre + steps[hit + st.tau - 1]  # response tokens written when the row acts (its tau-th window)
+        start, end = t[-1]  # the acting rule-3 window, [S - r2, S + r3] as far as written
         qn = seq.query_len
         for kind in ("full", "resp", "qwin"):
             content = [False] * (qn + n)
             if kind in ("full", "qwin"):
                 content[:qn] = seq.content[:qn]
-            lo = qn + (start if kind == "qwin" else 0)
-            for x in range(lo, qn + n):
+            lo, hi = (qn + start, qn + end) if kind == "qwin" else (qn, qn + n)
+            for x in range(lo, hi):
                 content[x] = seq.content[x]
             looks.append(EncodedSequence(seq.input_ids[:qn + n], content, seq.is_response[:qn + n],
                                          [-100] * (qn + n), 0, qn))
@@ -156,6 +141,7 @@ def main() -> None:
         rows[i][kind] = s
         rows[i]["acts_at"] = n
     for r, qs in zip(rows, q, strict=True):
+        r.pop("_n_pre", None)
         r["query"] = qs
         r["query_flagged"] = qs >= th
     with open(out, "w") as f:

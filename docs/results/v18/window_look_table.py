@@ -20,19 +20,21 @@ import sys
 from collections import Counter
 
 GRID = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 0.9)  # 0.01-0.05: added in session 18's second rule
-GROUPS = ("benign", "probe-benign", "harmful", "harmless", "refusal", "prefill")
+GROUPS = ("benign", "probe-benign", "harmful", "harmless", "refusal", "unread", "prefill")
 
 
 def main() -> None:
     scores, config, confirm = sys.argv[1:4]
     cfg = json.load(open(config))
-    th, below = cfg["threshold"], cfg.get("confirm_below", 1.0) if cfg.get("confirm") else 0.0
+    th, below = cfg["threshold"], (cfg.get("confirm_below") or 1.0) if cfg.get("confirm") else 0.0
     view = {d["prompt"]: d["view"] for d in map(json.loads, open(confirm))}
     rows = [json.loads(x) for x in open(scores)]
 
     def reaches(r) -> bool:
         if r["query"] < th:
             return True
+        if r["group"] == "prefill":  # the confirmation views were scored on unprefilled answers: not these
+            return False
         return r["query"] < below and view.get(r["prompt"], 1.0) < th
 
     live = [r for r in rows if reaches(r)]
