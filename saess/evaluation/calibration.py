@@ -159,23 +159,26 @@ def write_calibrated(name: str, out: str | Path, max_fpr: float, batch_size: int
 # ---------------------------------------------------------------------------------------------
 # The window threshold (rules 2-3), calibrated per answer.
 
-def _window_spans(n: int, strategic) -> list[tuple[tuple[int, int], ...]]:
+def _window_spans(n: int, strategic, n_pre: int = 0) -> list[tuple[tuple[int, int], ...]]:
     """For an answer of `n` response tokens written benign-started, the windows that would make
-    it malicious, one tuple per scheduled re-evaluation step s (s tokens written): rule 2 reads
-    [s - r2, s) (from 0 while s < r2); were it malicious, S = s - 1 and each of the next tau - 1
-    re-evaluations, at step s', reads rule 3's [S - r2, S + r3] as far as written,
-    [S - r2, min(S + r3 + 1, s')). The row acts when all tau windows of a tuple are malicious
-    (docs/method.md, rules 2-3). Spans are half-open, in response tokens; a step whose tau - 1
-    later re-evaluations do not all fall inside the answer gives no tuple."""
-    steps = [s for s in range(1, n + 1) if strategic.evaluates_at(s)]
+    it malicious, one tuple per scheduled re-evaluation step s (s tokens generated): rule 2 reads
+    [m - r2, m) with m = n_pre + s response tokens written (from 0 while m < r2); were it malicious,
+    S = m - 1 and each of the next tau - 1 re-evaluations, at step s', reads rule 3's [S - r2, S + r3]
+    as far as written, [S - r2, min(S + r3 + 1, n_pre + s')). The row acts when all tau windows of a
+    tuple are malicious (docs/method.md, rules 2-3). Spans are half-open, in response tokens; a step
+    whose tau - 1 later re-evaluations do not all fall inside the answer gives no tuple. `n_pre`: the
+    answer's first tokens are a prefill (the engine counts steps in generated tokens, windows in
+    response tokens)."""
+    steps = [s for s in range(1, n - n_pre + 1) if strategic.evaluates_at(s)]
     out = []
     for i, s in enumerate(steps):
         later = steps[i + 1:i + strategic.tau]
         if len(later) < strategic.tau - 1:
             break
-        start = max(0, s - 1 - strategic.r2)
-        out.append(((max(0, s - strategic.r2), s),
-                    *((start, min(s + strategic.r3, t)) for t in later)))
+        m = n_pre + s
+        start = max(0, m - 1 - strategic.r2)
+        out.append(((max(0, m - strategic.r2), m),
+                    *((start, min(m + strategic.r3, n_pre + t)) for t in later)))
     return out
 
 

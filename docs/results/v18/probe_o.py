@@ -9,22 +9,16 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from pathlib import Path
 
-
-def where(s: dict) -> str:
-    acts = [t for t in s["trace"] if t.get("decision") == "malicious" and not t.get("false_trigger")]
-    if s["trace"][0]["decision"] == "malicious" and s["finish_reason"] == "refused":
-        return "query"
-    if s["finish_reason"] == "refused" or any("inserted_guide_at" in t for t in acts):
-        return "window"
-    return "LM"
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "v15"))
+from refusal_sources import source  # noqa: E402  (query / window / lm, as for the evaluation runs)
 
 for run in sys.argv[1:]:
     rows = [json.loads(x) for x in open(f"{run}/samples.jsonl")]
     ben = [s for s in rows if s["attack"] == "benign"]
     refused = [s for s in ben if s["refused"]]
-    c = Counter(where(s) for s in refused)
+    c = Counter(source(s) for s in refused)
     rel = sum(1 for s in ben for t in s["trace"] if t.get("false_trigger") and "recheck" in t)
-    print(f"{run}: O {len(refused)}/{len(ben)} (query {c['query']}, window {c['window']}, LM {c['LM']}); "
+    print(f"{run}: O {len(refused)}/{len(ben)} (query {c['query']}, window {c['window']}, LM {c['lm']}); "
           f"window verdicts released by recheck: {rel}")

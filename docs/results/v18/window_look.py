@@ -62,24 +62,6 @@ def rows_of(probe: str, prefilled: str | None = None) -> list[dict]:
     return rows
 
 
-def spans(n: int, n_pre: int, st) -> list[tuple[tuple[int, int], ...]]:
-    """`saess.evaluation.calibration._window_spans` for an answer of n response tokens whose first n_pre are a
-    prefill: the engine counts its re-evaluation steps in generated tokens, its windows in response tokens
-    (prefill included). With n_pre = 0 it is `_window_spans` (first version of this table: `_window_spans`
-    for every answer, which put a prefilled answer's re-evaluations n_pre tokens late)."""
-    if not n_pre:
-        return _window_spans(n, st)
-    steps = [s for s in range(1, n - n_pre + 1) if st.evaluates_at(s)]
-    out = []
-    for i, s in enumerate(steps):
-        later = steps[i + 1:i + st.tau]
-        if len(later) < st.tau - 1:
-            break
-        m = n_pre + s  # response tokens written at step s
-        out.append(((max(0, m - st.r2), m), *((max(0, m - 1 - st.r2), min(m + st.r3, n_pre + t)) for t in later)))
-    return out
-
-
 @torch.no_grad()
 def main() -> None:
     args = sys.argv[1:]
@@ -107,7 +89,7 @@ def main() -> None:
     for i, r in enumerate(rows):
         seq = enc.encode_chat(r["prompt"], r["response"], label=0, close_response=False)
         n_pre = len(enc.text_ids(PREFILL)) if r["group"] == "prefill" else 0
-        tuples = spans(len(seq) - seq.query_len, n_pre, st)
+        tuples = _window_spans(len(seq) - seq.query_len, st, n_pre)
         if tuples:
             items.append((i, seq, tuples))
             r["_n_pre"] = n_pre
