@@ -328,3 +328,42 @@ def test_completion_bare_too_writes_both_kinds_each_in_its_own_cache(tmp_path, c
         PipelineConfig(completion_bare_too=True, harmful_completions=2)
     with pytest.raises(InputError, match="--completion-bare-too needs --harmful-completions"):
         PipelineConfig(completion_bare_too=True, completion_prefills=("Sure, here is",))
+
+
+def test_answers_from_reuses_an_earlier_runs_answers_without_generating(tmp_path, monkeypatch):
+    """--answers-from: the retain set and the completed harmful prompts are the earlier run's (those still in
+    the recipe, in its order), its files seed the new cache, and nothing is generated; a missing folder or file
+    and a broken line are one-line errors."""
+    import saess.training.pipeline as pl
+    recipe = _recipe()
+    cfg = dict(train=TrainConfig(batch_size=4, max_length=128), phase1_steps=1, phase2_steps=0, phase1_views=True,
+               retain_max_new_tokens=2, val_limit=4, lm_reads_cls=False, harmful_completions=2,
+               completion_max_new_tokens=3)
+    first = tmp_path / "first"
+    run_pipeline(PipelineConfig(**cfg), first, model=tiny_safety_model(), recipe=recipe)
+    name = pl._completions_file(PipelineConfig(**cfg))
+    before = {f: (first / "data" / f).read_text() for f in ("retain.jsonl", name)}
+    # the new recipe: one benign prompt without an answer and one malicious prompt more, placed first
+    new_b, new_m = "How do I shoot a photo at night?", "Steal a car without keys."
+    recipe["alignment"] = ([ChatExample(new_b, None, 0, "t", base_prompt=new_b),
+                            ChatExample(new_m, "Sorry, I cannot fulfill your request.", 1, "t", base_prompt=new_m)]
+                           + recipe["alignment"])
+
+    def no_generation(*a, **k):
+        raise AssertionError("generated")
+    monkeypatch.setattr(pl.SafeGenerator, "generate", no_generation)
+    second = tmp_path / "second"
+    run_pipeline(PipelineConfig(**cfg, answers_from=str(first / "data")), second, model=tiny_safety_model(),
+                 recipe=recipe)
+    assert {f: (second / "data" / f).read_text() for f in before} == before
+    assert new_b not in before["retain.jsonl"] and new_m not in before[name]
+    with pytest.raises(InputError, match="--answers-from .*: no retain.jsonl there"):
+        PipelineConfig(**cfg, answers_from=str(tmp_path / "nowhere"))
+    with pytest.raises(InputError, match="--completion-prefill is not supported"):
+        PipelineConfig(**{**cfg, "completion_prefills": ("Sure",)}, answers_from=str(first / "data"))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "retain.jsonl").write_text('{"prompt": "a", "response": "b"}\n{"response": "c"}\n')
+    with pytest.raises(InputError, match=r"retain.jsonl, line 2: field 'prompt' is missing"):
+        run_pipeline(PipelineConfig(**cfg, answers_from=str(broken)), tmp_path / "third", model=tiny_safety_model(),
+                     recipe=recipe)

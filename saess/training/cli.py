@@ -85,6 +85,9 @@ def register_training_commands(sub) -> None:
     p.add_argument("--retain-limit", type=int, default=P.retain_limit,
                    help="answer at most N benign prompts with the base model")
     p.add_argument("--retain-max-new-tokens", type=int, default=P.retain_max_new_tokens)
+    p.add_argument("--answers-from", default=None, metavar="DIR",
+                   help="an earlier run's data folder: reuse its retain set and harmful completions as they are "
+                        "(the prompts still in the recipe; no new generation), e.g. after adding training prompts")
     p.add_argument("--retain-shuffle", action="store_true",
                    help="--retain-limit keeps a seeded sample of the benign prompts (not the first N)")
     p.add_argument("--retain-prefer", default="", metavar="SOURCES",
@@ -146,7 +149,7 @@ def config_from_args(args) -> PipelineConfig:
                           cls_adapter_alpha=args.cls_adapter_alpha, mask_guide=args.mask_guide,
                           edgy_repeat=args.edgy_repeat, retain_limit=args.retain_limit,
                           retain_max_new_tokens=args.retain_max_new_tokens, val_limit=args.val_limit,
-                          retain_shuffle=args.retain_shuffle,
+                          retain_shuffle=args.retain_shuffle, answers_from=args.answers_from,
                           retain_prefer=tuple(x.strip() for x in args.retain_prefer.split(",") if x.strip()),
                           phase2_query_views=args.phase2_query_views,
                           phase2_head_lr=args.phase2_head_lr, phase1_finetune=args.phase1_finetune,

@@ -112,6 +112,11 @@ class PipelineConfig:
     # response windows on edgy topics that phase 1 needs (a head trained only on windows of
     # chit-chat and arithmetic flags any answer about medicine, security or chemistry).
     retain_prefer: tuple[str, ...] = ()
+    # An earlier run's data folder: the retain set and the completed harmful prompts are that run's (the prompts
+    # of its retain.jsonl and completions files still in this recipe, in their order), and its answers seed this
+    # run's cache. A change of data then adds only the new prompts' query views and texts, with no new
+    # generation (the retain / completion limits and the retain order flags are not applied).
+    answers_from: str | None = None
     # Benign training prompts without an SFT answer (over the retain limit, or classifier-only
     # sources) still enter phase 2 as query views: L_cls only, so the head keeps seeing both
     # classes in proportion and does not drift towards "malicious" on edgy words.
@@ -165,6 +170,12 @@ class PipelineConfig:
         if self.completion_bare_too and not self.completion_prefills:
             raise InputError("--completion-bare-too needs --completion-prefill (without openings every completion "
                              "is bare already)")
+        if self.answers_from is not None and not (Path(self.answers_from) / "retain.jsonl").is_file():
+            raise InputError(f"--answers-from {self.answers_from}: no retain.jsonl there "
+                             "(expected an earlier run's data folder, such as runs/train-default/data)")
+        if self.answers_from is not None and self.completion_prefills:
+            raise InputError("--answers-from with --completion-prefill is not supported (which opening each cached "
+                             "completion was written after is not recorded)")
         if self.phase1_epochs is not None and self.phase1_epochs <= 0:
             raise InputError(f"--phase1-epochs must be > 0, got {self.phase1_epochs}")
         if self.phase1_from is not None:
@@ -273,6 +284,30 @@ def _completions_file(cfg: PipelineConfig, prefills: tuple[str, ...] | None = No
         return "completions.jsonl"
     key = json.dumps([cfg.completion_max_new_tokens, list(opens)])
     return f"completions-{hashlib.sha256(key.encode()).hexdigest()[:10]}.jsonl"
+
+
+def _earlier_prompts(src: Path, dst: Path, allowed: set[str]) -> list[str]:
+    """--answers-from: the prompts of an earlier run's answer file that are still in `allowed` (in its order);
+    the file seeds this run's cache `dst` when that does not exist yet."""
+    if not src.is_file():
+        raise InputError(f"--answers-from: {src} is missing (the earlier run wrote no answers with these settings)")
+    if not dst.exists() and src.resolve() != dst.resolve():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+    prompts = []
+    for line, text in enumerate(src.read_text(encoding="utf-8").splitlines(), 1):
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{src}, line {line}: not valid JSON ({e.msg})") from e
+        if not isinstance(obj, dict) or not isinstance(obj.get("prompt"), str):
+            raise InputError(f"{src}, line {line}: field 'prompt' is missing")
+        prompts.append(obj["prompt"])
+    kept = [p for p in dict.fromkeys(prompts) if p in allowed]
+    logger.info("--answers-from %s: %d of its %d prompts are in this recipe", src, len(kept), len(prompts))
+    return kept
 
 
 def _after_opening(answer: str, opening: str | None) -> str:
@@ -416,6 +451,9 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None, 
         need = [p for p in need if p in first] + [p for p in need if p not in first]
     if cfg.retain_limit is not None:
         need = need[: cfg.retain_limit]
+    if cfg.answers_from is not None and wanted:
+        need = _earlier_prompts(Path(cfg.answers_from) / "retain.jsonl", out / "data" / "retain.jsonl",
+                                {e.prompt for e in sft_ok if e.response is None})
     answers = _answer_with_base(model, need, out / "data" / "retain.jsonl", cfg.retain_max_new_tokens,
                                 "retain") if need else {}
     harmful: list[tuple[str, str, int]] = []  # (prompt, complying answer, MALICIOUS), train split only
@@ -426,7 +464,11 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None, 
             mal = mal[: cfg.harmful_completions]
             opens = cfg.completion_prefills
             settings = [opens] + ([()] if cfg.completion_bare_too else [])
+            every = set(mal) | {e.base_prompt for e in recipe["alignment"] if e.label == MALICIOUS}
             for o in settings:
+                if cfg.answers_from is not None:
+                    name = _completions_file(cfg, o)
+                    mal = _earlier_prompts(Path(cfg.answers_from) / name, out / "data" / name, every)
                 pre = {p: o[i % len(o)] for i, p in enumerate(mal)} if o else {}
                 done = _answer_with_base(model, mal, out / "data" / _completions_file(cfg, o),
                                          cfg.completion_max_new_tokens, "completions", prefills=pre)
