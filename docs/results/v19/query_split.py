@@ -5,11 +5,11 @@ Usage: python docs/results/v19/query_split.py NAME=MODEL [NAME=MODEL ...] --out 
 Scores the unique prompts of the recipe's validation split (`alignment_val`, seed 0, as `saess calibrate`) with
 each model's `[CLS]` head (the query view, `SafetyModel.classify`) and the 280 benign prompts of the edgy probe
 written by other writers (docs/results/v16/probe_edgy.jsonl). Groups:
-- `old`: every validation prompt that is not from the contrast parts added in session 19 (part_k..part_n), i.e.
+- `old`: every validation prompt that is not from the contrast parts added in session 19 (part_k..part_o), i.e.
   the split that `default` was calibrated on; the threshold of each model is chosen here at FPR <= 0.05
   (`choose_threshold`, as `saess calibrate`), and every rate below is at that threshold;
 - `contrast_old`: the validation prompts of contrast parts a-j (benign vs their harmful counterparts);
-- `new`: the validation prompts of parts k-n (written in session 19 by other writers; held out by prompt);
+- `new`: the validation prompts of parts k-o (written in session 19 by other writers; held out by prompt);
 - `edgy_probe`: share of the 280 probe prompts at or above the threshold (all benign).
 No evaluation set is read.
 """
@@ -27,7 +27,7 @@ from saess.evaluation.calibration import choose_threshold
 from saess.model.registry import ModelRegistry
 from saess.stats import auroc
 
-NEW_PARTS = {"part_k.jsonl", "part_l.jsonl", "part_m.jsonl", "part_n.jsonl"}
+NEW_PARTS = {"part_k.jsonl", "part_l.jsonl", "part_m.jsonl", "part_n.jsonl", "part_o.jsonl"}
 CONTRAST = Path(__file__).resolve().parents[3] / "saess" / "data" / "contrast"
 PROBE = Path(__file__).resolve().parents[1] / "v16" / "probe_edgy.jsonl"
 
