@@ -9,4 +9,4 @@ FROM=/work/main/runs/s15/v15c/data
 mkdir -p "$OUT/data"
 for f in retain.jsonl completions-b40ce3749e.jsonl; do [ -e "$OUT/data/$f" ] || cp "$FROM/$f" "$OUT/data/"; done
 KV=${KV:-/work/main/runs/s14/kv} exec /work/main/docs/results/v9/train_v9.sh "$SNAP" "$OUT" --cls-adapter-r 8 \
-  --harmful-completions 768 --completion-max-new-tokens 128 --window-max-start 112 --answers-from "$FROM"
+  --harmful-completions 768 --completion-max-new-tokens 128 --window-max-start 112 --answers-from "$FROM" "${@:3}"
