@@ -11,7 +11,9 @@ written by other writers (docs/results/v16/probe_edgy.jsonl). Groups:
 - `contrast_old`: the validation prompts of contrast parts a-j (benign vs their harmful counterparts);
 - `new`: the validation prompts of parts k-o (written in session 19 by other writers; held out by prompt);
 - `edgy_probe`: share of the 280 probe prompts at or above the threshold (all benign).
-No evaluation set is read.
+No evaluation set is read. The split is the current package's: parts k-o count only while they are in
+`saess/data/contrast/` (they were at commit 77f5bbd; they now lie in docs/results/v19/contrast/, and on the
+current package `old` is the whole split).
 """
 
 from __future__ import annotations
@@ -29,13 +31,14 @@ from saess.stats import auroc
 
 NEW_PARTS = {"part_k.jsonl", "part_l.jsonl", "part_m.jsonl", "part_n.jsonl", "part_o.jsonl"}
 CONTRAST = Path(__file__).resolve().parents[3] / "saess" / "data" / "contrast"
+MOVED = Path(__file__).resolve().parent / "contrast"  # where parts k-o went when no candidate passed
 PROBE = Path(__file__).resolve().parents[1] / "v16" / "probe_edgy.jsonl"
 
 
 def groups(recipe) -> dict[str, dict[str, int]]:
     new = set()
     for f in NEW_PARTS:
-        path = CONTRAST / f
+        path = CONTRAST / f if (CONTRAST / f).exists() else MOVED / f
         for line in (path.read_text().splitlines() if path.exists() else []):
             row = json.loads(line)
             new |= {normalize_prompt(x) for x in (row["benign"], row["harmful"]) if x}
