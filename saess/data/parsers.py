@@ -44,17 +44,23 @@ def where(pf: DataFile, line: int | None = None) -> str:
 
 def read_jsonl(pf: DataFile) -> list[tuple[int, dict]]:
     """(line number, object) for each non-blank line; a line that is not a JSON object is an error."""
+    return read_jsonl_path(local_path(pf), lambda i: where(pf, i))
+
+
+def read_jsonl_path(path, place=None) -> list[tuple[int, dict]]:
+    """`read_jsonl` for a local file; errors name the line as `place(line)` (default: "PATH, line N")."""
+    place = place or (lambda i: f"{path}, line {i}")
     rows = []
-    with open(local_path(pf), encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
         for i, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
-                raise InputError(f"{where(pf, i)}: not valid JSON ({e.msg})") from e
+                raise InputError(f"{place(i)}: not valid JSON ({e.msg})") from e
             if not isinstance(obj, dict):
-                raise InputError(f"{where(pf, i)}: expected a JSON object")
+                raise InputError(f"{place(i)}: expected a JSON object")
             rows.append((i, obj))
     return rows
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from saess.data.parsers import read_jsonl_path
 from saess.data.recipes import RecipeConfig, build_recipe, recipe_stats
 from saess.data.refusals import GUIDE_TEXT, make_refusal
 from saess.data.sources import MALICIOUS
@@ -295,14 +296,8 @@ def _earlier_prompts(src: Path, dst: Path, allowed: set[str]) -> list[str]:
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dst)
     prompts = []
-    for line, text in enumerate(src.read_text(encoding="utf-8").splitlines(), 1):
-        if not text.strip():
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{src}, line {line}: not valid JSON ({e.msg})") from e
-        if not isinstance(obj, dict) or not isinstance(obj.get("prompt"), str):
+    for line, obj in read_jsonl_path(src):
+        if not isinstance(obj.get("prompt"), str):
             raise InputError(f"{src}, line {line}: field 'prompt' is missing")
         prompts.append(obj["prompt"])
     kept = [p for p in dict.fromkeys(prompts) if p in allowed]
