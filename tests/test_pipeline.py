@@ -332,38 +332,69 @@ def test_completion_bare_too_writes_both_kinds_each_in_its_own_cache(tmp_path, c
 
 def test_answers_from_reuses_an_earlier_runs_answers_without_generating(tmp_path, monkeypatch):
     """--answers-from: the retain set and the completed harmful prompts are the earlier run's (those still in
-    the recipe, in its order), its files seed the new cache, and nothing is generated; a missing folder or file
-    and a broken line are one-line errors."""
+    the recipe, in its order), they reach phase 1's windows, nothing is generated (also into an existing cache
+    that lacks them); a missing folder or file, a broken line and a clashing cache are one-line errors."""
     import saess.training.pipeline as pl
     recipe = _recipe()
     cfg = dict(train=TrainConfig(batch_size=4, max_length=128), phase1_steps=1, phase2_steps=0, phase1_views=True,
                retain_max_new_tokens=2, val_limit=4, lm_reads_cls=False, harmful_completions=2,
                completion_max_new_tokens=3)
-    first = tmp_path / "first"
-    run_pipeline(PipelineConfig(**cfg), first, model=tiny_safety_model(), recipe=recipe)
+    first = tmp_path / "first"  # an earlier run's data folder: answers to the recipe's prompts, in its own order
     name = pl._completions_file(PipelineConfig(**cfg))
-    before = {f: (first / "data" / f).read_text() for f in ("retain.jsonl", name)}
-    # the new recipe: one benign prompt without an answer and one malicious prompt more, placed first
+    earlier = {"retain.jsonl": [{"prompt": p, "response": f"An answer to {p}"} for p in BENIGN[1::-1]],
+               name: [{"prompt": p, "response": f"Here is how: {p.lower()}"} for p in MAL[2::-1]]}
+    (first / "data").mkdir(parents=True)
+    before = {f: "".join(json.dumps(r) + "\n" for r in rows) for f, rows in earlier.items()}
+    for f, t in before.items():
+        (first / "data" / f).write_text(t)
+    # the new recipe: one benign prompt without an answer and one malicious prompt more, placed first, and one
+    # earlier completed prompt gone
+    gone = earlier[name][0]["prompt"]
     new_b, new_m = "How do I shoot a photo at night?", "Steal a car without keys."
     recipe["alignment"] = ([ChatExample(new_b, None, 0, "t", base_prompt=new_b),
                             ChatExample(new_m, "Sorry, I cannot fulfill your request.", 1, "t", base_prompt=new_m)]
-                           + recipe["alignment"])
+                           + [e for e in recipe["alignment"] if e.prompt != gone])
 
     def no_generation(*a, **k):
         raise AssertionError("generated")
+    seen = {}
+    real_views = pl._phase1_view_seqs
+
+    def views(enc, chats, answered, *rest):
+        seen["answered"] = list(answered)
+        return real_views(enc, chats, answered, *rest)
     monkeypatch.setattr(pl.SafeGenerator, "generate", no_generation)
+    monkeypatch.setattr(pl, "_phase1_view_seqs", views)
     second = tmp_path / "second"
+    (second / "data").mkdir(parents=True)
+    (second / "data" / "retain.jsonl").write_text("")  # an existing cache that lacks the answers: completed
     run_pipeline(PipelineConfig(**cfg, answers_from=str(first / "data")), second, model=tiny_safety_model(),
                  recipe=recipe)
-    assert {f: (second / "data" / f).read_text() for f in before} == before
-    assert new_b not in before["retain.jsonl"] and new_m not in before[name]
+    used = {(p, r) for p, r, _ in seen["answered"]}
+    assert {(r["prompt"], r["response"]) for r in earlier["retain.jsonl"]} <= used
+    completed = {(r["prompt"], r["response"]) for r in earlier[name] if r["prompt"] != gone}
+    kept = {x for x in completed if not pl._REFUSAL_START.match(x[1])}
+    gone_answer = next(r["response"] for r in earlier[name] if r["prompt"] == gone)
+    assert kept and kept <= used and (gone, gone_answer) not in used  # a prompt no longer in the recipe is dropped
+    assert all(p not in (new_b, new_m) for p, _ in used)  # the new prompts got no answer
     with pytest.raises(InputError, match="--answers-from .*: no retain.jsonl there"):
         PipelineConfig(**cfg, answers_from=str(tmp_path / "nowhere"))
     with pytest.raises(InputError, match="--completion-prefill is not supported"):
         PipelineConfig(**{**cfg, "completion_prefills": ("Sure",)}, answers_from=str(first / "data"))
     broken = tmp_path / "broken"
     broken.mkdir()
-    (broken / "retain.jsonl").write_text('{"prompt": "a", "response": "b"}\n{"response": "c"}\n')
-    with pytest.raises(InputError, match=r"retain.jsonl, line 2: field 'prompt' is missing"):
+    (broken / "retain.jsonl").write_text('{"prompt": "a", "response": "b"}\n{"prompt": "c"}\n')
+    with pytest.raises(InputError, match=f"--answers-from {broken}: no {name} there"):
+        PipelineConfig(**cfg, answers_from=str(broken))
+    (broken / name).write_text(before[name])
+    with pytest.raises(InputError, match=r"retain.jsonl, line 2: field 'prompt' or 'response' is missing"):
         run_pipeline(PipelineConfig(**cfg, answers_from=str(broken)), tmp_path / "third", model=tiny_safety_model(),
+                     recipe=recipe)
+    assert not (tmp_path / "third" / "data" / "retain.jsonl").exists()  # nothing copied from a broken file
+    clash = tmp_path / "clash"
+    (clash / "data").mkdir(parents=True)
+    first_retain = earlier["retain.jsonl"][0]["prompt"]
+    (clash / "data" / "retain.jsonl").write_text(json.dumps({"prompt": first_retain, "response": "other"}) + "\n")
+    with pytest.raises(InputError, match="already answers .* differently"):
+        run_pipeline(PipelineConfig(**cfg, answers_from=str(first / "data")), clash, model=tiny_safety_model(),
                      recipe=recipe)

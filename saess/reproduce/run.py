@@ -75,7 +75,7 @@ _TRAIN_NOT_COMPARED = {"kv_store", "kv_memo", "checkpoint_every", "log_every"}
 # unless a phase 2 needs them), and the fields of the alignment phase (a shared phase 1 is compared without).
 _VIEWS_ONLY = {"harmful_completions", "completion_max_new_tokens", "completion_prefills", "completion_bare_too",
                "window_max_start", "windows_per_answer"}
-_RETAIN = {"retain_max_new_tokens", "retain_limit", "retain_shuffle", "retain_prefer"}
+_RETAIN = {"retain_max_new_tokens", "retain_limit", "retain_shuffle", "retain_prefer", "answers_from"}
 _PHASE2_ONLY = {"phase2_steps", "lam2", "mask_guide", "phase2_query_views", "phase2_head_lr", "aug_limit"}
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import random
 import re
 import shutil
@@ -174,6 +175,11 @@ class PipelineConfig:
         if self.answers_from is not None and not (Path(self.answers_from) / "retain.jsonl").is_file():
             raise InputError(f"--answers-from {self.answers_from}: no retain.jsonl there "
                              "(expected an earlier run's data folder, such as runs/train-default/data)")
+        if (self.answers_from is not None and self.variant == "cls" and self.phase1_views and self.harmful_completions
+                and not self.completion_prefills
+                and not (Path(self.answers_from) / _completions_file(self)).is_file()):
+            raise InputError(f"--answers-from {self.answers_from}: no {_completions_file(self)} there (the harmful "
+                             f"completions of --completion-max-new-tokens {self.completion_max_new_tokens})")
         if self.answers_from is not None and self.completion_prefills:
             raise InputError("--answers-from with --completion-prefill is not supported (which opening each cached "
                              "completion was written after is not recorded)")
@@ -288,20 +294,34 @@ def _completions_file(cfg: PipelineConfig, prefills: tuple[str, ...] | None = No
 
 
 def _earlier_prompts(src: Path, dst: Path, allowed: set[str]) -> list[str]:
-    """--answers-from: the prompts of an earlier run's answer file that are still in `allowed` (in its order);
-    the file seeds this run's cache `dst` when that does not exist yet."""
+    """--answers-from: the prompts of an earlier run's answer file that are still in `allowed` (in its order).
+    Every line is checked first (a string `prompt` and `response`); the answers then go into this run's cache
+    `dst` (created, or completed with the prompts it lacks; an answer that differs from the cached one is an
+    error), so that the caller's `_answer_with_base` finds every selected prompt answered and generates nothing."""
     if not src.is_file():
         raise InputError(f"--answers-from: {src} is missing (the earlier run wrote no answers with these settings)")
-    if not dst.exists() and src.resolve() != dst.resolve():
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dst)
-    prompts = []
+    rows: dict[str, str] = {}
     for line, obj in read_jsonl_path(src):
-        if not isinstance(obj.get("prompt"), str):
-            raise InputError(f"{src}, line {line}: field 'prompt' is missing")
-        prompts.append(obj["prompt"])
-    kept = [p for p in dict.fromkeys(prompts) if p in allowed]
-    logger.info("--answers-from %s: %d of its %d prompts are in this recipe", src, len(kept), len(prompts))
+        if not isinstance(obj.get("prompt"), str) or not isinstance(obj.get("response"), str):
+            raise InputError(f"{src}, line {line}: field 'prompt' or 'response' is missing or not a string")
+        rows.setdefault(obj["prompt"], obj["response"])
+    if src.resolve() != dst.resolve():
+        have: dict = {}
+        for _, o in read_jsonl_path(dst) if dst.exists() else []:
+            have.setdefault(o.get("prompt"), o.get("response"))
+        clash = next((p for p, r in rows.items() if p in have and have[p] != r), None)
+        if clash is not None:
+            raise InputError(f"--answers-from: {dst} already answers {clash[:60]!r} differently from {src} "
+                             "(use a new --out, or the same earlier run)")
+        add = "".join(json.dumps({"prompt": p, "response": r}) + "\n" for p, r in rows.items() if p not in have)
+        if add:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dst.with_name(dst.name + f".part{os.getpid()}")
+            tmp.write_text((dst.read_text(encoding="utf-8") if dst.exists() else "") + add, encoding="utf-8")
+            tmp.replace(dst)
+    kept = [p for p in rows if p in allowed]
+    logger.info("--answers-from %s: %d of its %d prompts are in this recipe (the retain limit and order flags and "
+                "--harmful-completions are not applied)", src, len(kept), len(rows))
     return kept
 
 
@@ -459,7 +479,7 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None, 
             mal = mal[: cfg.harmful_completions]
             opens = cfg.completion_prefills
             settings = [opens] + ([()] if cfg.completion_bare_too else [])
-            every = set(mal) | {e.base_prompt for e in recipe["alignment"] if e.label == MALICIOUS}
+            every = {e.base_prompt for e in recipe["alignment"] if e.label == MALICIOUS}
             for o in settings:
                 if cfg.answers_from is not None:
                     name = _completions_file(cfg, o)

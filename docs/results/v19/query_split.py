@@ -6,11 +6,12 @@ Scores the unique prompts of the recipe's validation split (`alignment_val`, see
 each model's `[CLS]` head (the query view, `SafetyModel.classify`) and the 280 benign prompts of the edgy probe
 written by other writers (docs/results/v16/probe_edgy.jsonl). Groups:
 - `old`: every validation prompt that is not from the contrast parts added in session 19 (part_k..part_o), i.e.
-  the split that `default` was calibrated on; the threshold of each model is chosen here at FPR <= 0.05
+  the split that `default` was calibrated on (870 / 755; 870 / 754 with parts k-n in the package, which repeat one
+  benign prompt of it word for word); the threshold of each model is chosen here at FPR <= 0.05
   (`choose_threshold`, as `saess calibrate`), and every rate below is at that threshold;
 - `contrast_old`: the validation prompts of contrast parts a-j (benign vs their harmful counterparts);
 - `new`: the validation prompts of parts k-o (written in session 19 by other writers; held out by prompt);
-- `edgy_probe`: share of the 280 probe prompts at or above the threshold (all benign).
+- `edgy_probe`: how many of the 280 probe prompts score at or above the threshold (all benign).
 No evaluation set is read. The split is the current package's: parts k-o count only while they are in
 `saess/data/contrast/` (they were at commit 77f5bbd; they now lie in docs/results/v19/contrast/, and on the
 current package `old` is the whole split).
