@@ -13,6 +13,13 @@ RELIANCES = ("off", "low", "medium", "high")
 SCHEDULES = ("first", "periodic", "every", "annealing")
 
 
+def _check_recheck(value, name: str) -> float:
+    """A recheck limit (docs/generation.md, "Recheck"): a number in [0, 1], 0 = off."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise InputError(f"{name} must be a number in [0, 1] (0: off), got {value!r}")
+    return float(value)
+
+
 @dataclass
 class StrategicConfig:
     """How the `[CLS]` signal is used while writing.
@@ -108,8 +115,8 @@ class StrategicConfig:
             raise InputError(f"lm_reads_cls must be true or false, got {self.lm_reads_cls!r}")
         if self.confirm_below is not None and not 0.0 < self.confirm_below <= 1.0:
             raise InputError(f"confirm_below must be in (0, 1], got {self.confirm_below}")
-        if self.recheck is not None and (isinstance(self.recheck, bool) or not 0.0 <= self.recheck <= 1.0):
-            raise InputError(f"recheck must be in [0, 1] (0: off), got {self.recheck!r}")
+        if self.recheck is not None:
+            _check_recheck(self.recheck, "recheck")
         if self.confirm and self.schedule == "first":
             raise InputError("confirm needs re-evaluations while writing: schedule 'first' has none")
         if self.anneal_growth < 1.0 or self.anneal_first_gap < 1:
@@ -137,11 +144,7 @@ class StrategicConfig:
         recheck = self.recheck
         if recheck is None:
             own = getattr(model.config, "recheck", None)
-            if isinstance(own, bool) or (own is not None and not isinstance(own, (int, float))):
-                raise InputError(f"recheck in the model's saess_config.json must be a number in [0, 1], got {own!r}")
-            recheck = float(own or 0.0)
-            if not 0.0 <= recheck <= 1.0:
-                raise InputError(f"recheck in the model's saess_config.json must be in [0, 1], got {recheck}")
+            recheck = 0.0 if own is None else _check_recheck(own, "recheck in the model's saess_config.json")
         reads = self.lm_reads_cls
         if reads is None:
             reads = bool(getattr(model.config, "lm_reads_cls", True))

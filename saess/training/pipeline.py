@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import random
 import re
 import shutil
@@ -136,6 +135,19 @@ class PipelineConfig:
     lm_reads_cls: bool = True
     extra: dict = field(default_factory=dict)
 
+    def _check_answers_from(self) -> None:
+        folder = Path(self.answers_from)
+        if not (folder / "retain.jsonl").is_file():
+            raise InputError(f"--answers-from {folder}: no retain.jsonl there "
+                             "(expected an earlier run's data folder, such as runs/train-default/data)")
+        if self.completion_prefills:
+            raise InputError("--answers-from with --completion-prefill is not supported (which opening each cached "
+                             "completion was written after is not recorded)")
+        name = _completions_file(self)
+        if self.variant == "cls" and self.phase1_views and self.harmful_completions and not (folder / name).is_file():
+            raise InputError(f"--answers-from {folder}: no {name} there (the harmful completions of "
+                             f"--completion-max-new-tokens {self.completion_max_new_tokens})")
+
     def __post_init__(self) -> None:
         if isinstance(self.train, dict):
             self.train = TrainConfig(**self.train)
@@ -172,17 +184,8 @@ class PipelineConfig:
         if self.completion_bare_too and not self.completion_prefills:
             raise InputError("--completion-bare-too needs --completion-prefill (without openings every completion "
                              "is bare already)")
-        if self.answers_from is not None and not (Path(self.answers_from) / "retain.jsonl").is_file():
-            raise InputError(f"--answers-from {self.answers_from}: no retain.jsonl there "
-                             "(expected an earlier run's data folder, such as runs/train-default/data)")
-        if (self.answers_from is not None and self.variant == "cls" and self.phase1_views and self.harmful_completions
-                and not self.completion_prefills
-                and not (Path(self.answers_from) / _completions_file(self)).is_file()):
-            raise InputError(f"--answers-from {self.answers_from}: no {_completions_file(self)} there (the harmful "
-                             f"completions of --completion-max-new-tokens {self.completion_max_new_tokens})")
-        if self.answers_from is not None and self.completion_prefills:
-            raise InputError("--answers-from with --completion-prefill is not supported (which opening each cached "
-                             "completion was written after is not recorded)")
+        if self.answers_from is not None:
+            self._check_answers_from()
         if self.phase1_epochs is not None and self.phase1_epochs <= 0:
             raise InputError(f"--phase1-epochs must be > 0, got {self.phase1_epochs}")
         if self.phase1_from is not None:
@@ -245,17 +248,26 @@ def phase1_lm_targets(seqs: list, k: int, rng: random.Random) -> list:
 
 
 def _answer_with_base(model, prompts: list[str], path: Path, max_new_tokens: int, what: str,
-                      batch_size: int = 32, prefills: dict[str, str] | None = None) -> dict[str, str]:
+                      batch_size: int = 32, prefills: dict[str, str] | None = None,
+                      earlier: dict[str, str] | None = None) -> dict[str, str]:
     """Greedy answers of the untouched base model to `prompts`; cached (resumable) in `path` (JSONL).
     Returns the answers to `prompts` only, whatever else the cache holds. With `prefills`, the answer to
-    a prompt in it starts with its prefill (the answer is the prefill and what the model wrote after it)."""
+    a prompt in it starts with its prefill (the answer is the prefill and what the model wrote after it).
+    `earlier` (--answers-from): answers of an earlier run, taken instead of generating and added to the
+    cache; a cached answer that differs from one of them is an error."""
     prefills = prefills or {}
-    done: dict[str, str] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if line.strip():
-                d = json.loads(line)
-                done[d["prompt"]] = d["response"]
+    done = {d["prompt"]: d["response"] for _, d in read_jsonl_path(path)} if path.exists() else {}
+    if earlier:
+        clash = next((p for p in prompts if p in done and p in earlier and done[p] != earlier[p]), None)
+        if clash is not None:
+            raise InputError(f"--answers-from: {path} already answers {clash[:60]!r} differently from the earlier run "
+                             "(use a new --out, or the same earlier run)")
+        add = {p: earlier[p] for p in prompts if p in earlier and p not in done}
+        if add:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as f:
+                f.writelines(json.dumps({"prompt": p, "response": r}) + "\n" for p, r in add.items())
+            done.update(add)
     todo = list(dict.fromkeys(p for p in prompts if p not in done))
     if not todo:
         return {p: done[p] for p in prompts if p in done}
@@ -293,11 +305,9 @@ def _completions_file(cfg: PipelineConfig, prefills: tuple[str, ...] | None = No
     return f"completions-{hashlib.sha256(key.encode()).hexdigest()[:10]}.jsonl"
 
 
-def _earlier_prompts(src: Path, dst: Path, allowed: set[str]) -> list[str]:
-    """--answers-from: the prompts of an earlier run's answer file that are still in `allowed` (in its order).
-    Every line is checked first (a string `prompt` and `response`); the answers then go into this run's cache
-    `dst` (created, or completed with the prompts it lacks; an answer that differs from the cached one is an
-    error), so that the caller's `_answer_with_base` finds every selected prompt answered and generates nothing."""
+def _earlier_answers(src: Path, allowed: set[str]) -> tuple[list[str], dict[str, str]]:
+    """--answers-from: the prompts of an earlier run's answer file that are still in `allowed` (in its order),
+    and its answers (for `_answer_with_base`'s `earlier`). Every line is checked before anything is used."""
     if not src.is_file():
         raise InputError(f"--answers-from: {src} is missing (the earlier run wrote no answers with these settings)")
     rows: dict[str, str] = {}
@@ -305,24 +315,10 @@ def _earlier_prompts(src: Path, dst: Path, allowed: set[str]) -> list[str]:
         if not isinstance(obj.get("prompt"), str) or not isinstance(obj.get("response"), str):
             raise InputError(f"{src}, line {line}: field 'prompt' or 'response' is missing or not a string")
         rows.setdefault(obj["prompt"], obj["response"])
-    if src.resolve() != dst.resolve():
-        have: dict = {}
-        for _, o in read_jsonl_path(dst) if dst.exists() else []:
-            have.setdefault(o.get("prompt"), o.get("response"))
-        clash = next((p for p, r in rows.items() if p in have and have[p] != r), None)
-        if clash is not None:
-            raise InputError(f"--answers-from: {dst} already answers {clash[:60]!r} differently from {src} "
-                             "(use a new --out, or the same earlier run)")
-        add = "".join(json.dumps({"prompt": p, "response": r}) + "\n" for p, r in rows.items() if p not in have)
-        if add:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dst.with_name(dst.name + f".part{os.getpid()}")
-            tmp.write_text((dst.read_text(encoding="utf-8") if dst.exists() else "") + add, encoding="utf-8")
-            tmp.replace(dst)
     kept = [p for p in rows if p in allowed]
     logger.info("--answers-from %s: %d of its %d prompts are in this recipe (the retain limit and order flags and "
                 "--harmful-completions are not applied)", src, len(kept), len(rows))
-    return kept
+    return kept, rows
 
 
 def _after_opening(answer: str, opening: str | None) -> str:
@@ -466,11 +462,12 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None, 
         need = [p for p in need if p in first] + [p for p in need if p not in first]
     if cfg.retain_limit is not None:
         need = need[: cfg.retain_limit]
+    earlier = None
     if cfg.answers_from is not None and wanted:
-        need = _earlier_prompts(Path(cfg.answers_from) / "retain.jsonl", out / "data" / "retain.jsonl",
-                                {e.prompt for e in sft_ok if e.response is None})
+        need, earlier = _earlier_answers(Path(cfg.answers_from) / "retain.jsonl",
+                                         {e.prompt for e in sft_ok if e.response is None})
     answers = _answer_with_base(model, need, out / "data" / "retain.jsonl", cfg.retain_max_new_tokens,
-                                "retain") if need else {}
+                                "retain", earlier=earlier) if need else {}
     harmful: list[tuple[str, str, int]] = []  # (prompt, complying answer, MALICIOUS), train split only
     if cfg.variant == "cls" and cfg.phase1_views:
         harmful = [(e.prompt, e.response, MALICIOUS) for e in recipe.get("harmful_answers", [])]
@@ -479,14 +476,14 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None, 
             mal = mal[: cfg.harmful_completions]
             opens = cfg.completion_prefills
             settings = [opens] + ([()] if cfg.completion_bare_too else [])
-            every = {e.base_prompt for e in recipe["alignment"] if e.label == MALICIOUS}
             for o in settings:
+                earlier = None
                 if cfg.answers_from is not None:
-                    name = _completions_file(cfg, o)
-                    mal = _earlier_prompts(Path(cfg.answers_from) / name, out / "data" / name, every)
+                    mal, earlier = _earlier_answers(Path(cfg.answers_from) / _completions_file(cfg, o),
+                                                    {e.base_prompt for e in recipe["alignment"] if e.label == MALICIOUS})
                 pre = {p: o[i % len(o)] for i, p in enumerate(mal)} if o else {}
                 done = _answer_with_base(model, mal, out / "data" / _completions_file(cfg, o),
-                                         cfg.completion_max_new_tokens, "completions", prefills=pre)
+                                         cfg.completion_max_new_tokens, "completions", prefills=pre, earlier=earlier)
                 # the refusal test reads what the model wrote, after the opening it was given
                 kept = [(p, a, MALICIOUS) for p, a in done.items()
                         if a and not _REFUSAL_START.match(_after_opening(a, pre.get(p)))]

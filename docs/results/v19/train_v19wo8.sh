@@ -2,6 +2,4 @@
 # v19wo8 (session 19, docs/results/v19/rule.md): v19wo with --phase1-limit 8598, v15c's phase-1 sampling rate
 # (7000 of 13,739 sequences) applied to the 16,876 of the package with parts k-o, so that the new parts do not
 # thin out the other kinds of phase-1 sequence. Usage: train_v19wo8.sh SNAP OUT
-set -euo pipefail
-[ -e "$1/saess/data/contrast/part_o.jsonl" ] || { echo "$1: no saess/data/contrast/part_o.jsonl" >&2; exit 2; }
-exec "$(dirname "$0")/train_v19w.sh" "$@" --phase1-limit 8598
+exec "$(dirname "$0")/train_v19wo.sh" "$@" --phase1-limit 8598
