@@ -260,6 +260,8 @@ class SafeGenerator:
                 # `recheck`, a fourth before the copy: a second [CLS] reading the query and the
                 # same window, whose state nothing keeps (only its P(malicious) is used)
                 window = self._window(rows, is_query_content, content & valid, resp_idx)
+                # rows whose new [CLS] reads the answer alone (rules 2-3): a window [CLS] and head, if the model has them
+                win_rows = torch.tensor([r.rule != 1 for r in rows], device=dev)
                 window[:, 0] = False  # the old [CLS] state is not a key of the new one
                 dup_row = tok_row.clone()
                 dup_row[:, 0] = False
@@ -284,12 +286,15 @@ class SafeGenerator:
                     pos = torch.stack([next_pos, zero, next_pos], 1)
                 cls_mask = ids == cls_id
                 cls_mask[:, 0] = cls_mask[:, -1] = False
+                cls_window = torch.zeros_like(cls_mask)
+                cls_window[:, 1] = win_rows
             else:
                 allowed = tok_row[:, None]
-                ids, pos, cls_mask = tok_t, next_pos[:, None], None
+                ids, pos, cls_mask, cls_window = tok_t, next_pos[:, None], None, None
             step_mask = bool_to_float_mask(allowed[:, None], m.dtype)
             with torch.no_grad():
-                logits, hidden, cache = m.run(ids, pos, step_mask, cache=cache, use_cache=True, cls_mask=cls_mask)
+                logits, hidden, cache = m.run(ids, pos, step_mask, cache=cache, use_cache=True, cls_mask=cls_mask,
+                                              cls_window=cls_window)
             next_logits = logits[:, -1].float()  # the token's copy that saw the new [CLS], if any
             if cls_id < V:
                 next_logits[:, cls_id] = float("-inf")
@@ -298,7 +303,7 @@ class SafeGenerator:
                 dbg["steps"].append({"tokens": chosen, "valid": tok_valid, "logits": next_logits.clone()})
             if evaluate:
                 with torch.no_grad():
-                    p = m.head(hidden[:, 1]).float().softmax(-1)[:, 1].tolist()
+                    p = m.head(hidden[:, 1], window=win_rows).float().softmax(-1)[:, 1].tolist()
                     p_look = m.head(hidden[:, 2], recheck=True).float().softmax(-1)[:, 1].tolist() if recheck else None
                 _replace_cls_slot(cache, src=-3 if recheck else -2, drop=3 if recheck else 2)
                 if record:

@@ -75,6 +75,7 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
     pos = batch.position_ids[b].tolist()
     valid = batch.valid[b].tolist()
     is_cls = [True] + [False] * (P - 1)
+    is_window = [False] * P  # `[CLS]` positions that read the answer alone (rules 2-3): the window [CLS]
     query_content = [i for i in range(P) if batch.valid[b, i] and batch.content[b, i] and not batch.is_response[b, i]]
     # response tokens: (extended index, is content), in order; the prefill first
     response = [(i, bool(batch.content[b, i])) for i in range(P) if batch.valid[b, i] and batch.is_response[b, i]]
@@ -103,14 +104,16 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
         n = upto
         mask = bool_to_float_mask(allowed[None, None, :n, :n], model.dtype).to(model.device)
         out = model.run(torch.tensor([ids[:n]], device=model.device), torch.tensor([pos[:n]], device=model.device),
-                        mask, cls_mask=torch.tensor([is_cls[:n]], device=model.device))
+                        mask, cls_mask=torch.tensor([is_cls[:n]], device=model.device),
+                        cls_window=torch.tensor([is_window[:n]], device=model.device))
         return out[0], out[1]
 
-    def head_p(hidden, recheck: bool = False) -> float:
+    def head_p(hidden, recheck: bool = False, window: bool = False) -> float:
         hooks = model.safety_logit_hook, model.recheck_logit_hook
         model.safety_logit_hook = model.recheck_logit_hook = None
         try:
-            return float(model.head(hidden[None], recheck=recheck).float().softmax(-1)[0, 1])
+            return float(model.head(hidden[None], recheck=recheck, window=torch.tensor([window])
+                                    ).float().softmax(-1)[0, 1])
         finally:
             model.safety_logit_hook, model.recheck_logit_hook = hooks
 
@@ -139,6 +142,7 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
         pos.append(next_pos)
         valid.append(real)
         is_cls.append(False)
+        is_window.append(False)
         i = len(ids) - 1
         rows.append(("tok", i, latest_cls))
         token_rows.append(i)
@@ -164,6 +168,7 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
         pos.append(0)
         valid.append(True)
         is_cls.append(True)
+        is_window.append(not rule1)
         j = len(ids) - 1
         rows.append(("cls", j, keys))
         look = None
@@ -172,12 +177,14 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
             pos.append(0)
             valid.append(True)
             is_cls.append(True)
+            is_window.append(False)
             look = len(ids) - 1
             rows.append(("cls", look, list(query_content) + [response[r][0] for r in picked]))
         ids.append(t)
         pos.append(pos[i])
         valid.append(real)
         is_cls.append(False)
+        is_window.append(False)
         c = len(ids) - 1
         rows.append(("copy", c, j))
         first[c] = i
@@ -187,7 +194,7 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
         latest_cls = j
         # --- the decision, on this function's own p ---
         _, hidden = run((look if look is not None else j) + 1)
-        p = head_p(hidden[0, j])
+        p = head_p(hidden[0, j], window=not rule1)
         ref.p.append(p)
         if look is not None:
             ref.p_look.append(head_p(hidden[0, look], recheck=True))

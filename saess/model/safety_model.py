@@ -75,6 +75,9 @@ class SafetyConfig:
     # [CLS]-only adapter (saess.model.cls_adapter): rank 0 = none.
     cls_adapter_r: int = 0
     cls_adapter_alpha: float = 16.0
+    # A view-aware signal (docs/model.md, "Window [CLS]"): a second `[CLS]` embedding and head for the
+    # judgements whose `[CLS]` sees response tokens without the query (rules 2-3); False: one for all.
+    window_cls: bool = False
     extra: dict = field(default_factory=dict)  # training provenance etc.
 
 
@@ -111,6 +114,10 @@ class SafetyModel(nn.Module):
         self._last_hidden: torch.Tensor | None = None
         self._hook = None
         self._register_hook()
+        self.window_cls_embedding: nn.Parameter | None = None
+        self.window_head: nn.Linear | None = None
+        if config.window_cls:
+            self._new_window_params()
         self.cls_adapter: ClsAdapter | None = None
         if config.cls_adapter_r > 0:
             self.cls_adapter = ClsAdapter(lm, config.cls_adapter_r, config.cls_adapter_alpha)
@@ -154,6 +161,28 @@ class SafetyModel(nn.Module):
         w = torch.randn(self.safety_head.weight.shape, generator=g) * 0.02
         self.safety_head.weight.copy_(w.to(self.safety_head.weight.dtype))
         self.safety_head.bias.zero_()
+        if self.window_head is not None:
+            self._copy_query_params_to_window()
+
+    def _new_window_params(self) -> None:
+        p = self.cls_embedding
+        self.window_cls_embedding = nn.Parameter(torch.zeros_like(p))
+        self.window_head = nn.Linear(self.config.hidden_size, self.config.num_labels, dtype=p.dtype, device=p.device)
+
+    @torch.no_grad()
+    def _copy_query_params_to_window(self) -> None:
+        self.window_cls_embedding.copy_(self.cls_embedding)
+        self.window_head.load_state_dict(self.safety_head.state_dict())
+
+    def add_window_cls(self) -> None:
+        """Give window judgements (rules 2-3: `[CLS]` sees response tokens, not the query) their own
+        `[CLS]` embedding and head, starting as copies of the query ones (so every P(malicious) is
+        unchanged until they are trained). A no-op when the model has them already."""
+        if self.window_head is not None:
+            return
+        self._new_window_params()
+        self._copy_query_params_to_window()
+        self.config.window_cls = True
 
     def _register_hook(self) -> None:
         if self._hook is not None:
@@ -185,6 +214,8 @@ class SafetyModel(nn.Module):
     def safety_parameters(self) -> list[nn.Parameter]:
         """What the signal trains besides the LM: `[CLS]` embedding, head, `[CLS]`-only adapter."""
         params = [self.cls_embedding, *self.safety_head.parameters()]
+        if self.window_head is not None:
+            params += [self.window_cls_embedding, *self.window_head.parameters()]
         if self.cls_adapter is not None:
             params += list(self.cls_adapter.parameters())
         return params
@@ -193,15 +224,28 @@ class SafetyModel(nn.Module):
         """The tensors of `safety.safetensors` (on CPU)."""
         state = {"cls_embedding": self.cls_embedding,
                  "safety_head.weight": self.safety_head.weight, "safety_head.bias": self.safety_head.bias}
+        if self.window_head is not None:
+            state.update({"window_cls_embedding": self.window_cls_embedding,
+                          "window_head.weight": self.window_head.weight, "window_head.bias": self.window_head.bias})
         if self.cls_adapter is not None:
             state.update({f"cls_adapter.{k}": v for k, v in self.cls_adapter.state_dict().items()})
         return {k: v.detach().cpu().contiguous() for k, v in state.items()}
 
     @torch.no_grad()
-    def load_safety_state(self, state: dict[str, torch.Tensor]) -> None:
+    def load_safety_state(self, state: dict[str, torch.Tensor], window_from_query: bool = False) -> None:
+        """`window_from_query`: a state without window `[CLS]` tensors (a model trained without one) starts
+        this model's window `[CLS]` and head as copies of its query ones, instead of being an error."""
         self.cls_embedding.copy_(state["cls_embedding"])
         self.safety_head.weight.copy_(state["safety_head.weight"])
         self.safety_head.bias.copy_(state["safety_head.bias"])
+        if self.window_head is not None and window_from_query and "window_head.weight" not in state:
+            self._copy_query_params_to_window()
+        elif self.window_head is not None:
+            if "window_head.weight" not in state:
+                raise ModelError("the model config has a window [CLS] (window_cls) but safety.safetensors holds none")
+            self.window_cls_embedding.copy_(state["window_cls_embedding"])
+            self.window_head.weight.copy_(state["window_head.weight"])
+            self.window_head.bias.copy_(state["window_head.bias"])
         if self.cls_adapter is not None:
             sub = {k[len("cls_adapter."):]: v for k, v in state.items() if k.startswith("cls_adapter.")}
             if not sub:
@@ -217,8 +261,10 @@ class SafetyModel(nn.Module):
     def dtype(self) -> torch.dtype:
         return self.cls_embedding.dtype
 
-    def embed(self, input_ids: torch.Tensor, cls_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Token embeddings [B, T, H]; positions in `cls_mask` (default: column 0) get `cls_embedding`.
+    def embed(self, input_ids: torch.Tensor, cls_mask: torch.Tensor | None = None,
+              cls_window: torch.Tensor | None = None) -> torch.Tensor:
+        """Token embeddings [B, T, H]; positions in `cls_mask` (default: column 0) get `cls_embedding`,
+        those of them in `cls_window` (bool [B, T]) the window `[CLS]`'s, when the model has one.
 
         Only the library places `[CLS]`, so only flagged positions become `[CLS]`: the id
         appearing anywhere else (it cannot come from user text) is not treated as one.
@@ -227,7 +273,10 @@ class SafetyModel(nn.Module):
         vocab = self.lm.get_input_embeddings().weight.shape[0]
         safe = input_ids.masked_fill(cls_mask | (input_ids >= vocab), 0)
         emb = self.lm.get_input_embeddings()(safe)
-        return torch.where(cls_mask[..., None], self.cls_embedding.to(emb.dtype), emb)
+        emb = torch.where(cls_mask[..., None], self.cls_embedding.to(emb.dtype), emb)
+        if self.window_cls_embedding is not None and cls_window is not None:
+            emb = torch.where((cls_mask & cls_window)[..., None], self.window_cls_embedding.to(emb.dtype), emb)
+        return emb
 
     def cls_positions(self, input_ids: torch.Tensor, cls_mask: torch.Tensor | None = None) -> torch.Tensor:
         """bool [B, T]: the `[CLS]` positions of this pass (default: column 0 where it holds `[CLS]`)."""
@@ -238,16 +287,18 @@ class SafetyModel(nn.Module):
         return cls_mask
 
     def run(self, input_ids, position_ids, attention_mask, cache=None, use_cache: bool = False,
-            logits_to_keep: int = 0, cls_mask: torch.Tensor | None = None):
+            logits_to_keep: int = 0, cls_mask: torch.Tensor | None = None,
+            cls_window: torch.Tensor | None = None):
         """One LM pass. Returns (lm_logits, last_hidden [B, T, H], cache).
 
-        `attention_mask` is a 4D float mask [B, 1, T, past + T] (see `saess.model.masks`).
+        `attention_mask` is a 4D float mask [B, 1, T, past + T] (see `saess.model.masks`);
+        `cls_window` (bool [B, T]): the `[CLS]` positions that judge a window (see `embed`).
         """
         cls_mask = self.cls_positions(input_ids, cls_mask)
         if self.cls_adapter is not None:
             self.cls_adapter.set_positions(cls_mask)
         try:
-            out = self.lm(inputs_embeds=self.embed(input_ids, cls_mask), attention_mask=attention_mask,
+            out = self.lm(inputs_embeds=self.embed(input_ids, cls_mask, cls_window), attention_mask=attention_mask,
                           position_ids=position_ids, use_cache=use_cache, logits_to_keep=logits_to_keep,
                           **{cache_kwarg(self.lm): cache})
         finally:
@@ -264,15 +315,31 @@ class SafetyModel(nn.Module):
             logits = torch.tanh(logits / cap) * cap
         return logits
 
-    def head(self, cls_hidden: torch.Tensor, recheck: bool = False) -> torch.Tensor:
+    def head(self, cls_hidden: torch.Tensor, recheck: bool = False, window: torch.Tensor | None = None) -> torch.Tensor:
         """`[CLS]` hidden state [B, H] -> safety logits [B, 2]. `recheck`: the generation engine's
         second look at a window verdict (StrategicConfig.recheck), which tests force with
-        `recheck_logit_hook` instead of `safety_logit_hook`."""
-        logits = self.safety_head(cls_hidden.to(self.safety_head.weight.dtype))
+        `recheck_logit_hook` instead of `safety_logit_hook`. `window` (bool [B]): the rows that judge a
+        window without the query, read by the window head when the model has one."""
+        h = cls_hidden.to(self.safety_head.weight.dtype)
+        logits = self.safety_head(h)
+        if self.window_head is not None and window is not None:
+            window = torch.as_tensor(window, dtype=torch.bool, device=logits.device)
+            if window.any():
+                logits = torch.where(window[:, None], self.window_head(h), logits)
         hook = self.recheck_logit_hook if recheck else self.safety_logit_hook
         if hook is not None:
             logits = hook(logits)
         return logits
+
+    @staticmethod
+    def window_views(batch: SafetyBatch, cls_sees: torch.Tensor | None = None) -> torch.Tensor:
+        """bool [B] (or [B, K] for `cls_sees` [B, K, T]): the judgements whose `[CLS]` sees no query
+        token (`cls_sees`, default the batch's `content`, minus response and padding): a window of the
+        answer alone, as rules 2-3 read it (saess.training.views.response_view without the query)."""
+        query = batch.valid & ~batch.is_response
+        if cls_sees is None:
+            return ~(batch.content & query)[:, 1:].any(-1)
+        return ~(cls_sees & query[:, None])[..., 1:].any(-1)
 
     def phase_mask(self, batch: SafetyBatch, phase: str, signal: bool = True) -> torch.Tensor:
         """The 4D mask of docs/method.md section 2 for `phase` in ("text", "align").
@@ -296,9 +363,10 @@ class SafetyModel(nn.Module):
         """Full-sequence pass; with `lam`, loss = L_lm + lam * L_cls (L_lm over `labels`)."""
         batch = batch.to(self.device)
         mask = self.phase_mask(batch, phase)
+        win = self._window_positions(batch.input_ids, self.window_views(batch))
         logits, hidden, _ = self.run(batch.input_ids, batch.position_ids, mask,
-                                     logits_to_keep=0 if compute_lm else 1)
-        safety_logits = self.head(hidden[:, 0])
+                                     logits_to_keep=0 if compute_lm else 1, cls_window=win)
+        safety_logits = self.head(hidden[:, 0], window=win[:, 0] if win is not None else None)
         out = SafetyOutput(safety_logits=safety_logits, lm_logits=logits if compute_lm else None)
         if compute_lm and (batch.labels != IGNORE).any():
             out.lm_loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), batch.labels[:, 1:].flatten(),
@@ -313,6 +381,14 @@ class SafetyModel(nn.Module):
         if parts:
             out.loss = sum(parts)
         return out
+
+    def _window_positions(self, ids: torch.Tensor, rows: torch.Tensor) -> torch.Tensor | None:
+        """`cls_window` for a pass whose rows' `[CLS]` sit in every column of `ids` that is one, from
+        per-row flags `rows` [B] or [B, T]; None when the model has no window `[CLS]`."""
+        if self.window_head is None:
+            return None
+        rows = rows.to(ids.device)
+        return rows[:, None].expand(ids.shape) if rows.dim() == 1 else rows
 
     @torch.no_grad()
     def _text_phase_cache(self, batch: SafetyBatch):
@@ -355,9 +431,11 @@ class SafetyModel(nn.Module):
         own = torch.eye(K, dtype=torch.bool, device=self.device).expand(B, K, K)
         mask = bool_to_float_mask(torch.cat([keys, own], dim=-1)[:, None], self.dtype)
         ids = batch.input_ids[:, :1].expand(B, K)
+        win = self._window_positions(ids, self.window_views(batch, cls_sees))
         _, hidden, _ = self.run(ids, torch.zeros_like(ids), mask, cache=cache, use_cache=True,
-                                logits_to_keep=1, cls_mask=torch.ones_like(ids, dtype=torch.bool))
-        return self.head(hidden.reshape(B * K, -1)).reshape(B, K, -1)
+                                logits_to_keep=1, cls_mask=torch.ones_like(ids, dtype=torch.bool), cls_window=win)
+        return self.head(hidden.reshape(B * K, -1), window=win.reshape(-1) if win is not None else None
+                         ).reshape(B, K, -1)
 
     @torch.no_grad()
     def visible_kv(self, batch: SafetyBatch, store_dtype: torch.dtype = torch.float16
@@ -380,8 +458,10 @@ class SafetyModel(nn.Module):
                          values[b][:, :, idx].to("cpu", store_dtype).contiguous()))
         return rows
 
-    def cls_logits_from_kv(self, rows: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
-        """Safety logits [B, 2] of `[CLS]` attending to stored keys/values (`visible_kv`) and itself."""
+    def cls_logits_from_kv(self, rows: list[tuple[torch.Tensor, torch.Tensor]],
+                           window: torch.Tensor | None = None) -> torch.Tensor:
+        """Safety logits [B, 2] of `[CLS]` attending to stored keys/values (`visible_kv`) and itself;
+        `window` (bool [B]): the rows that are window views (`window_views` of their batch)."""
         B, n = len(rows), max(k.shape[2] for k, _ in rows)
         L, H, _, d = rows[0][0].shape
         keys = torch.zeros(L, B, H, n, d, dtype=self.dtype, device=self.device)
@@ -395,10 +475,11 @@ class SafetyModel(nn.Module):
             allowed[b, :m] = True
         cache = DynamicCache(ddp_cache_data=[(keys[i], values[i]) for i in range(L)])
         cls_ids = torch.full((B, 1), self.config.cls_token_id, dtype=torch.long, device=self.device)
+        win = self._window_positions(cls_ids, window) if window is not None else None
         _, hidden, _ = self.run(cls_ids, torch.zeros_like(cls_ids), bool_to_float_mask(allowed[:, None, None], self.dtype),
                                 cache=cache, use_cache=True, logits_to_keep=1,
-                                cls_mask=torch.ones_like(cls_ids, dtype=torch.bool))
-        return self.head(hidden[:, 0])
+                                cls_mask=torch.ones_like(cls_ids, dtype=torch.bool), cls_window=win)
+        return self.head(hidden[:, 0], window=win[:, 0] if win is not None else None)
 
     @torch.no_grad()
     def classify(self, prompts: list[str], batch_size: int = 8, progress=None) -> list[float]:

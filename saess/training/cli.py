@@ -70,6 +70,9 @@ def register_training_commands(sub) -> None:
     p.add_argument("--cls-adapter-r", type=int, default=P.cls_adapter_r,
                    help="rank of the [CLS]-only adapter (0: none)")
     p.add_argument("--cls-adapter-alpha", type=float, default=P.cls_adapter_alpha)
+    p.add_argument("--window-cls", action="store_true",
+                   help="a second [CLS] embedding and head for the answer windows of rules 2-3 (the query judgement "
+                        "keeps its own); needs --phase1-views")
     p.add_argument("--phase1-finetune", default=P.phase1_finetune, choices=["none", "lora"],
                    help="none: phase 1 trains [CLS], the head and the [CLS]-only adapter on a frozen LM; lora: "
                         "the paper's phase 1, LoRA on the LM with L_lm + lam1 * L_cls (no key/value memo: "
@@ -143,6 +146,7 @@ def config_from_args(args) -> PipelineConfig:
                           phase1_views=args.phase1_views, windows_per_answer=args.windows_per_answer,
                           window_max_start=args.window_max_start, phase1_limit=args.phase1_limit,
                           harmful_completions=args.harmful_completions, cls_adapter_r=args.cls_adapter_r,
+                          window_cls=args.window_cls,
                           completion_max_new_tokens=args.completion_max_new_tokens,
                           completion_prefills=tuple(args.completion_prefill or ()),
                           completion_bare_too=args.completion_bare_too,

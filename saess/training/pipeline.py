@@ -100,6 +100,9 @@ class PipelineConfig:
     # [CLS]-only adapter (saess.model.cls_adapter): rank, 0 = none.
     cls_adapter_r: int = 0
     cls_adapter_alpha: float = 16.0
+    # A second `[CLS]` embedding and head for the window judgements (rules 2-3: the answer without the query),
+    # so that query views and window views stop sharing one readout (docs/model.md, "Window [CLS]").
+    window_cls: bool = False
     # No SFT loss on the guide tokens of refusals: the decision to refuse is left to the head
     # (strategic decoding inserts the guide); the LM learns only the reason that follows.
     mask_guide: bool = False
@@ -155,6 +158,8 @@ class PipelineConfig:
             raise InputError(f"--val-limit must be >= 1, got {self.val_limit}")
         if self.variant not in VARIANTS:
             raise InputError(f"variant {self.variant!r} is not one of {', '.join(VARIANTS)}")
+        if self.window_cls and not (self.variant == "cls" and self.phase1_views):
+            raise InputError("--window-cls needs --variant cls and --phase1-views (it trains on their answer windows)")
         if self.cls_adapter_r < 0:
             raise InputError(f"--cls-adapter-r must be >= 0, got {self.cls_adapter_r}")
         if self.phase2_head_lr is not None and self.phase2_head_lr < 0:
@@ -514,6 +519,8 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None, 
 
     if cfg.cls_adapter_r and cfg.variant == "cls":
         model.add_cls_adapter(cfg.cls_adapter_r, cfg.cls_adapter_alpha)
+    if cfg.window_cls and cfg.variant == "cls":
+        model.add_window_cls()
     t = cfg.train
     if not cfg.skip_phase2 or cfg.phase1_finetune == "lora":  # no alignment phase: no LM adapter at all
         model.add_lora(r=t.lora_r, alpha=t.lora_alpha, dropout=t.lora_dropout, target_modules=t.lora_targets)

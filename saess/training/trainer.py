@@ -207,7 +207,9 @@ class SafetyTrainer:
         # Baselines (signal=False): no token attends to [CLS] = the plain language model.
         mask = m.phase_mask(batch, self.cfg.phase, signal=self.cfg.signal)
         # Only target positions go through the output layer: most of a chat is query.
-        _, hidden, _ = m.run(batch.input_ids, batch.position_ids, mask, logits_to_keep=1)
+        window = m.window_views(batch)  # rows judging a window of the answer alone (a window [CLS], if any)
+        _, hidden, _ = m.run(batch.input_ids, batch.position_ids, mask, logits_to_keep=1,
+                             cls_window=m._window_positions(batch.input_ids, window))
         if self.skip_lm:  # frozen LM and no token sees [CLS]: L_lm is a constant
             lm_sum = torch.zeros((), device=m.device)
         else:
@@ -215,7 +217,7 @@ class SafetyTrainer:
             sel = targets != IGNORE
             lm_sum = F.cross_entropy(m.lm_logits(hidden[:, :-1][sel]).float(), targets[sel], reduction="sum")
         cls_sum = torch.zeros((), device=m.device)
-        safety_logits = m.head(hidden[:, 0]).float() if self.cfg.signal else None
+        safety_logits = m.head(hidden[:, 0], window=window).float() if self.cfg.signal else None
         if safety_logits is not None and (batch.cls_labels != IGNORE).any():
             cls_sum = self._cls_sum(safety_logits, batch.cls_labels)
         return lm_sum, cls_sum, safety_logits
@@ -241,7 +243,7 @@ class SafetyTrainer:
                 self.kv_memo[mb[j]] = kv
                 if self.kv_store is not None:
                     self.kv_store.put(self.train_seqs[mb[j]], kv)
-        logits = m.cls_logits_from_kv([self.kv_memo[i] for i in mb]).float()
+        logits = m.cls_logits_from_kv([self.kv_memo[i] for i in mb], window=m.window_views(batch)).float()
         labels = batch.cls_labels.to(m.device)
         cls_sum = self._cls_sum(logits, labels)
         return torch.zeros((), device=m.device), cls_sum
@@ -401,7 +403,8 @@ def load_trainable(model, path: Path) -> None:
     the prepared model's fresh LM adapter stays as it is (LoRA starts as the identity)."""
     from safetensors.torch import load_file
 
-    model.load_safety_state(load_file(path / "safety.safetensors"))
+    # a model without a window [CLS] (--phase1-from) starts this one's as copies of its query [CLS] and head
+    model.load_safety_state(load_file(path / "safety.safetensors"), window_from_query=True)
     saved = path / CONFIG_NAME
     if saved.exists() and json.loads(saved.read_text(encoding="utf-8")).get("finetune") == "none":
         return
