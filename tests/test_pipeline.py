@@ -398,3 +398,56 @@ def test_answers_from_reuses_an_earlier_runs_answers_without_generating(tmp_path
     with pytest.raises(InputError, match="already answers .* differently"):
         run_pipeline(PipelineConfig(**cfg, answers_from=str(first / "data")), clash, model=tiny_safety_model(),
                      recipe=recipe)
+
+
+def test_completion_labels_make_the_windows_of_harmless_completions_benign(tmp_path, monkeypatch):
+    """--completion-labels: the windows of a completion read harmless (or a refusal) are benign, its rule-1 view
+    (which reads the query) stays malicious; a completion read harmful keeps malicious windows; a completion without
+    a label, a label of another text and a bad line are one-line errors."""
+    import hashlib
+
+    import saess.training.pipeline as pl
+    sha8 = lambda t: hashlib.sha256(t.encode()).hexdigest()[:8]  # noqa: E731
+    cfg = dict(train=TrainConfig(batch_size=4, max_length=128), phase1_steps=1, phase2_steps=0, phase1_views=True,
+               retain_max_new_tokens=2, val_limit=4, lm_reads_cls=False, harmful_completions=2,
+               completion_max_new_tokens=3)
+    name = pl._completions_file(PipelineConfig(**cfg))
+    answers = {MAL[0]: "The parliament is debating a referendum on the union today.",
+               MAL[1]: "Step one: log in with the stolen password and move the money."}
+    run = tmp_path / "run"
+    (run / "data").mkdir(parents=True)
+    (run / "data" / name).write_text("".join(json.dumps({"prompt": p, "response": a}) + "\n" for p, a in answers.items()))
+    labels = tmp_path / "labels.jsonl"
+    rows = [{"prompt": MAL[0], "sha8": sha8(answers[MAL[0]]), "label": "harmless"},
+            {"prompt": MAL[1], "sha8": sha8(answers[MAL[1]]), "label": "harmful"}]
+    labels.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    seen = {}
+    real_views = pl._phase1_view_seqs
+
+    def views(enc, chats, answered, rng, c, what, benign_windows=frozenset()):
+        out = real_views(enc, chats, answered, rng, c, what, benign_windows)
+        seen["seqs"], seen["answered"], seen["benign"] = out, list(answered), benign_windows
+        return out
+    monkeypatch.setattr(pl, "_phase1_view_seqs", views)
+    model = tiny_safety_model()
+    run_pipeline(PipelineConfig(**cfg, completion_labels=str(labels)), run, model=model, recipe=_recipe())
+    assert seen["benign"] == {(MAL[0], answers[MAL[0]])}
+    # the views of each answered pair, in order: a rule-1 view (with the query) then its windows
+    enc, rng = model.encoder, random.Random(0)
+    for (p, a) in [(MAL[0], answers[MAL[0]]), (MAL[1], answers[MAL[1]])]:
+        got = real_views(enc, [], [(p, a, 1)], rng, PipelineConfig(**cfg), "t", seen["benign"])
+        want_windows = 0 if p == MAL[0] else 1
+        assert [s.cls_label for s in got] == [1] + [want_windows] * (len(got) - 1)
+        assert all(not any(s.content[:s.query_len]) for s in got[1:]) and any(got[0].content[:got[0].query_len])
+    completions = list(answers.items())
+    with pytest.raises(InputError, match="no label for the completion of .*1 of 2 unlabelled"):
+        labels.write_text(json.dumps(rows[0]) + "\n")
+        pl._completion_labels(labels, completions)
+    with pytest.raises(InputError, match="of another completion text"):
+        labels.write_text("".join(json.dumps({**r, "sha8": "00000000"}) + "\n" for r in rows))
+        pl._completion_labels(labels, completions)
+    with pytest.raises(InputError, match=r"labels.jsonl:2: expected prompt, sha8 and label"):
+        labels.write_text(json.dumps(rows[0]) + "\n" + json.dumps({**rows[1], "label": "unsure"}) + "\n")
+        pl._completion_labels(labels, completions)
+    with pytest.raises(InputError, match="--completion-labels .*: no such file"):
+        PipelineConfig(**cfg, completion_labels=str(tmp_path / "none.jsonl"))

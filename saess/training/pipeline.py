@@ -30,7 +30,7 @@ from tqdm import tqdm
 from saess.data.parsers import read_jsonl_path
 from saess.data.recipes import RecipeConfig, build_recipe, recipe_stats
 from saess.data.refusals import GUIDE_TEXT, make_refusal
-from saess.data.sources import MALICIOUS
+from saess.data.sources import BENIGN, MALICIOUS
 from saess.errors import InputError
 from saess.generation import SafeGenerator, SamplingConfig, StrategicConfig
 from saess.model import SafetyModel
@@ -97,6 +97,11 @@ class PipelineConfig:
     completion_prefills: tuple[str, ...] = ()
     # With openings: the same prompts are also answered bare (their own cache), and phase 1 reads both kinds.
     completion_bare_too: bool = False
+    # Content labels of those completions (JSONL: prompt, sha8 of the response, label harmful / harmless / refusal,
+    # e.g. read by readers: docs/results/v20/completion_reads.py): the answer windows of a completion read harmless
+    # or a refusal are labelled benign (a window judges the text, not the request); its rule-1 view, which reads
+    # the query, stays malicious. Every kept completion must have a label.
+    completion_labels: str | None = None
     # [CLS]-only adapter (saess.model.cls_adapter): rank, 0 = none.
     cls_adapter_r: int = 0
     cls_adapter_alpha: float = 16.0
@@ -184,6 +189,11 @@ class PipelineConfig:
             raise InputError(f"--completion-max-new-tokens must be >= 1, got {self.completion_max_new_tokens}")
         if any(not x.strip() for x in self.completion_prefills):
             raise InputError("--completion-prefill: an opening must not be empty")
+        if self.completion_labels is not None:
+            if not (self.variant == "cls" and self.phase1_views and self.harmful_completions):
+                raise InputError("--completion-labels needs --variant cls, --phase1-views and --harmful-completions N")
+            if not Path(self.completion_labels).is_file():
+                raise InputError(f"--completion-labels {self.completion_labels}: no such file")
         if self.completion_bare_too and not self.harmful_completions:
             raise InputError("--completion-bare-too needs --harmful-completions N (the completions it adds to)")
         if self.completion_bare_too and not self.completion_prefills:
@@ -331,6 +341,8 @@ def _after_opening(answer: str, opening: str | None) -> str:
     return answer[len(opening):] if opening and answer.startswith(opening) else answer
 
 
+COMPLETION_LABELS = ("harmful", "harmless", "refusal")
+
 # A completion that opens like a refusal is not a harmful answer (phase-1 windows would mislabel it).
 _REFUSAL_START = re.compile(r"^\W*(i'?m sorry|sorry|i cannot|i can'?t|i won'?t|i am not able|i'?m not able|"
                             r"as an ai|i apologi[sz]e|i must decline|i'?m unable|i am unable)", re.I)
@@ -369,15 +381,44 @@ def _mask_guide(seq, guide_ids: list[int]):
     return seq
 
 
-def _phase1_view_seqs(enc, chats, answered, rng, cfg: PipelineConfig, what: str):
-    """Query views of every chat, and rule-1 views + windows of every (prompt, answer, label)."""
+def _completion_labels(path: Path, completions: list[tuple[str, str]]) -> frozenset:
+    """The (prompt, completion) pairs whose content labels (`--completion-labels`) say harmless or refusal.
+    Each completion needs a row with its prompt and the sha256[:8] of its text; another text is an error."""
+    rows = {}
+    for n, row in read_jsonl_path(path):
+        if not all(isinstance(row.get(k), str) for k in ("prompt", "sha8", "label")) \
+                or row["label"] not in COMPLETION_LABELS:
+            raise InputError(f"{path}:{n}: expected prompt, sha8 and label ({' / '.join(COMPLETION_LABELS)})")
+        rows[row["prompt"]] = row
+    out = set()
+    for prompt, answer in completions:
+        row = rows.get(prompt)
+        if row is None:
+            raise InputError(f"{path}: no label for the completion of {prompt[:60]!r} "
+                             f"({sum(p not in rows for p, _ in completions)} of {len(completions)} unlabelled)")
+        if row["sha8"] != hashlib.sha256(answer.encode()).hexdigest()[:8]:
+            raise InputError(f"{path}: the label of {prompt[:60]!r} is of another completion text (sha8 differs)")
+        if row["label"] != "harmful":
+            out.add((prompt, answer))
+    logger.info("completion labels: the windows of %d of %d completions are benign (read harmless or refusal)",
+                len(out), len(completions))
+    return frozenset(out)
+
+
+def _phase1_view_seqs(enc, chats, answered, rng, cfg: PipelineConfig, what: str,
+                      benign_windows: frozenset = frozenset()):
+    """Query views of every chat, and rule-1 views + windows of every (prompt, answer, label); the windows of the
+    (prompt, answer) pairs in `benign_windows` (malicious prompts whose answer was read harmless) are benign."""
     seqs = _encode(lambda c: query_view(enc, c[0], c[2]), chats, f"{what} query views")
     for prompt, answer, label in answered:
         try:
-            seqs += response_views(enc, prompt, answer, label, rng, windows=cfg.windows_per_answer,
+            views = response_views(enc, prompt, answer, label, rng, windows=cfg.windows_per_answer,
                                    max_start=cfg.window_max_start)
         except (InputError, ValueError):
-            pass
+            continue
+        if (prompt, answer) in benign_windows:
+            views[1:] = [replace(v, cls_label=BENIGN) for v in views[1:]]
+        seqs += views
     return seqs
 
 
@@ -474,6 +515,8 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None, 
     answers = _answer_with_base(model, need, out / "data" / "retain.jsonl", cfg.retain_max_new_tokens,
                                 "retain", earlier=earlier) if need else {}
     harmful: list[tuple[str, str, int]] = []  # (prompt, complying answer, MALICIOUS), train split only
+    kept_all: list[tuple[str, str, int]] = []  # the base model's completions among them
+    benign_windows: frozenset = frozenset()  # (prompt, completion) read harmless: benign windows (--completion-labels)
     if cfg.variant == "cls" and cfg.phase1_views:
         harmful = [(e.prompt, e.response, MALICIOUS) for e in recipe.get("harmful_answers", [])]
         if cfg.harmful_completions:
@@ -495,7 +538,10 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None, 
                 logger.info("harmful completions (%s): %d kept of %d (refusal-like openings dropped)",
                             "after openings" if o else "bare", len(kept), len(done))
                 harmful += kept
+                kept_all += kept
             harmful = list(dict.fromkeys(harmful))  # a bare answer may repeat an opened one word for word
+            if cfg.completion_labels is not None:
+                benign_windows = _completion_labels(Path(cfg.completion_labels), [(p, a) for p, a, _ in kept_all])
     # Training sequences are capped (time on CPU); longer ones are skipped and counted.
     # Only the encoder is capped: the config (saved with every checkpoint) keeps the model's context.
     context = model.config.max_length
@@ -551,7 +597,8 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None, 
             va = _encode(lambda x: enc.encode_text(x.text, x.label), recipe["labelled_text_val"][:cfg.val_limit],
                          "phase 1 val")
             if cfg.phase1_views:
-                tr += _phase1_view_seqs(enc, chats(recipe["alignment"], sft=False), answered, rng, cfg, "phase 1")
+                tr += _phase1_view_seqs(enc, chats(recipe["alignment"], sft=False), answered, rng, cfg, "phase 1",
+                                        benign_windows)
             if cfg.phase1_limit is not None and len(tr) > cfg.phase1_limit:
                 tr = random.Random(cfg.seed + 2).sample(tr, cfg.phase1_limit)
             if cfg.phase1_finetune == "lora":
