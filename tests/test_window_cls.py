@@ -1,6 +1,8 @@
 """The window `[CLS]` (`SafetyConfig.window_cls`): a second `[CLS]` embedding and head for the judgements whose
 `[CLS]` reads the answer alone (rules 2-3); query judgements keep the first."""
 
+import json
+
 import pytest
 import torch
 
@@ -173,3 +175,74 @@ def test_training_moves_the_window_cls_on_windows_only(tmp_path):
             assert moved == ([True, True] if kind == "both" else [False, False]), (kind, memo)
             res[kind, memo] = torch.cat([p.detach().flatten() for p in m.safety_parameters()])
     assert torch.allclose(res["both", False], res["both", True], atol=2e-3)
+
+
+# --- two classifiers over one frozen LM (`saess compose`, SafetyConfig.window_cls_adapter) ---
+
+def test_composed_model_judges_queries_as_one_model_and_windows_as_the_other(tmp_path):
+    """compose_views: query and rule-1 views score as the query model, windows as the window model, in every
+    scoring path; the engine equals its reference; the round trip through `saess compose` keeps every score."""
+    from saess.cli import main
+    from saess.generation.reference import recompute
+    from saess.model.compose import compose_views
+
+    qm, wm = _adapted(), _adapted()  # the same tiny base LM; the window model's [CLS] side differs everywhere
+    with torch.no_grad():
+        g = torch.Generator().manual_seed(21)
+        wm.cls_embedding.add_(torch.randn(wm.cls_embedding.shape, generator=g))
+        wm.safety_head.weight.copy_(torch.randn(wm.safety_head.weight.shape, generator=g))
+        for p in wm.cls_adapter.B.values():
+            p.mul_(-1.5)
+    wm.config.window_threshold = 0.3
+    c = compose_views(qm, wm)
+    assert c.config.window_cls and c.config.window_cls_adapter and c.config.window_threshold == 0.3
+    batch = collate(_views(c), c.tokenizer.pad_token_id)
+    with torch.no_grad():
+        want = torch.cat([qm.text_phase_safety_logits(batch)[:2], wm.text_phase_safety_logits(batch)[2:]])
+        assert not torch.allclose(want, qm.text_phase_safety_logits(batch))
+        got = [c.text_phase_safety_logits(batch), c(batch, phase="text", compute_lm=False).safety_logits,
+               c.cls_logits_from_kv(c.visible_kv(batch, store_dtype=torch.float32), window=c.window_views(batch))]
+    for g in got:
+        torch.testing.assert_close(g, want, atol=1e-5, rtol=0)
+    cfg = StrategicConfig(schedule="every", reliance="medium", tau=2, r1=4, r2=3, r3=2, recheck=0.5, threshold=0.5)
+    with torch.no_grad():
+        res = SafeGenerator(c, cfg).generate(PROMPTS, PREFILLS, SamplingConfig(max_new_tokens=12), record=True)
+        for row in range(len(PROMPTS)):
+            ref = recompute(c, res[0].debug, row, cfg)
+            assert [e["p"][row] for e in res[0].debug["evals"]] == pytest.approx(ref.p, abs=1e-4)
+            assert [e["p_look"][row] for e in res[0].debug["evals"]] == pytest.approx(ref.p_look, abs=1e-4)
+        # the query judgement is the query model's
+        assert [r.p_malicious_query for r in res] == pytest.approx(
+            [r.p_malicious_query for r in SafeGenerator(qm, cfg).generate(PROMPTS, PREFILLS, SamplingConfig(
+                max_new_tokens=1))], abs=1e-5)
+    # through the command and back from disk
+    qm.save_pretrained(tmp_path / "q")
+    wm.save_pretrained(tmp_path / "w")
+    from saess.model.registry import ModelRegistry
+
+    class TinyRegistry(ModelRegistry):
+        def load(self, name, **kw):
+            return SafetyModel.from_pretrained(name, base_lm=_adapted().lm)
+    assert main(["compose", "--query", str(tmp_path / "q"), "--window", str(tmp_path / "w"), "--out",
+                 str(tmp_path / "c")], registry=TinyRegistry()) == 0
+    back = SafetyModel.from_pretrained(tmp_path / "c", base_lm=_adapted().lm)
+    with torch.no_grad():
+        torch.testing.assert_close(back.text_phase_safety_logits(batch), want, atol=1e-5, rtol=0)
+    log = json.loads((tmp_path / "c" / "compose_log.json").read_text())
+    assert log["window_threshold"] == 0.3 and log["query_model"] == str(tmp_path / "q")
+
+
+def test_compose_refuses_models_it_cannot_combine():
+    from saess.model.compose import compose_views
+
+    qm, plain = _adapted(), tiny_safety_model("llama", "chatml")
+    with pytest.raises(ModelError, match="window model has no"):
+        compose_views(qm, plain)
+    other = _adapted()
+    other.config.cls_adapter_r = 2
+    with pytest.raises(ModelError, match="different rank"):
+        compose_views(qm, other)
+    tuned = _adapted()
+    tuned.config.finetune = "lora"
+    with pytest.raises(ModelError, match="composing needs a frozen LM"):
+        compose_views(tuned, qm)

@@ -78,6 +78,9 @@ class SafetyConfig:
     # A view-aware signal (docs/model.md, "Window [CLS]"): a second `[CLS]` embedding and head for the
     # judgements whose `[CLS]` sees response tokens without the query (rules 2-3); False: one for all.
     window_cls: bool = False
+    # ... and its own `[CLS]`-only adapter (same rank): the query and window judgements are then two classifiers
+    # over the same frozen LM (`saess compose`); False: the adapter is shared.
+    window_cls_adapter: bool = False
     extra: dict = field(default_factory=dict)  # training provenance etc.
 
 
@@ -121,6 +124,11 @@ class SafetyModel(nn.Module):
         self.cls_adapter: ClsAdapter | None = None
         if config.cls_adapter_r > 0:
             self.cls_adapter = ClsAdapter(lm, config.cls_adapter_r, config.cls_adapter_alpha)
+        self.window_adapter: ClsAdapter | None = None
+        if config.window_cls_adapter:
+            if not (config.window_cls and self.cls_adapter is not None):
+                raise ModelError("window_cls_adapter needs window_cls and a [CLS]-only adapter (cls_adapter_r > 0)")
+            self.window_adapter = ClsAdapter(lm, config.cls_adapter_r, config.cls_adapter_alpha)
         self.safety_logit_hook = None  # tests may force the head's output: fn(logits) -> logits
         self.recheck_logit_hook = None  # ... and that of the engine's rechecks (StrategicConfig.recheck)
 
@@ -202,8 +210,9 @@ class SafetyModel(nn.Module):
         self.lm = get_peft_model(self.lm, cfg)
         self.config.finetune = "lora"
         self._register_hook()
-        if self.cls_adapter is not None:
-            self.cls_adapter.attach(self.lm)
+        for adapter in (self.cls_adapter, self.window_adapter):
+            if adapter is not None:
+                adapter.attach(self.lm)
 
     def add_cls_adapter(self, r: int = 8, alpha: float = 16.0) -> ClsAdapter:
         """Add a `[CLS]`-only adapter (LoRA deltas at the `[CLS]` position only; see cls_adapter.py)."""
@@ -216,8 +225,9 @@ class SafetyModel(nn.Module):
         params = [self.cls_embedding, *self.safety_head.parameters()]
         if self.window_head is not None:
             params += [self.window_cls_embedding, *self.window_head.parameters()]
-        if self.cls_adapter is not None:
-            params += list(self.cls_adapter.parameters())
+        for adapter in (self.cls_adapter, self.window_adapter):
+            if adapter is not None:
+                params += list(adapter.parameters())
         return params
 
     def safety_state(self) -> dict[str, torch.Tensor]:
@@ -229,6 +239,8 @@ class SafetyModel(nn.Module):
                           "window_head.weight": self.window_head.weight, "window_head.bias": self.window_head.bias})
         if self.cls_adapter is not None:
             state.update({f"cls_adapter.{k}": v for k, v in self.cls_adapter.state_dict().items()})
+        if self.window_adapter is not None:
+            state.update({f"window_adapter.{k}": v for k, v in self.window_adapter.state_dict().items()})
         return {k: v.detach().cpu().contiguous() for k, v in state.items()}
 
     @torch.no_grad()
@@ -251,6 +263,11 @@ class SafetyModel(nn.Module):
             if not sub:
                 raise ModelError("the model config has a [CLS]-only adapter but safety.safetensors holds none")
             self.cls_adapter.load_state_dict(sub)
+        if self.window_adapter is not None:
+            sub = {k[len("window_adapter."):]: v for k, v in state.items() if k.startswith("window_adapter.")}
+            if not sub:
+                raise ModelError("the model config has a window [CLS] adapter but safety.safetensors holds none")
+            self.window_adapter.load_state_dict(sub)
 
     # --- forward ----------------------------------------------------------------------
     @property
@@ -295,15 +312,20 @@ class SafetyModel(nn.Module):
         `cls_window` (bool [B, T]): the `[CLS]` positions that judge a window (see `embed`).
         """
         cls_mask = self.cls_positions(input_ids, cls_mask)
-        if self.cls_adapter is not None:
+        if self.window_adapter is not None:  # each [CLS] position gets the adapter of its judgement
+            win = cls_mask & cls_window if cls_window is not None else torch.zeros_like(cls_mask)
+            self.cls_adapter.set_positions(cls_mask & ~win)
+            self.window_adapter.set_positions(win)
+        elif self.cls_adapter is not None:
             self.cls_adapter.set_positions(cls_mask)
         try:
             out = self.lm(inputs_embeds=self.embed(input_ids, cls_mask, cls_window), attention_mask=attention_mask,
                           position_ids=position_ids, use_cache=use_cache, logits_to_keep=logits_to_keep,
                           **{cache_kwarg(self.lm): cache})
         finally:
-            if self.cls_adapter is not None:
-                self.cls_adapter.set_positions(None)
+            for adapter in (self.cls_adapter, self.window_adapter):
+                if adapter is not None:
+                    adapter.set_positions(None)
         hidden, self._last_hidden = self._last_hidden, None
         return out.logits, hidden, cache_of(out, required=use_cache)
 

@@ -22,7 +22,22 @@ logger = logging.getLogger("saess")
 P, T, B = PipelineConfig, TrainConfig, TrainBenchConfig
 
 
+def cmd_compose(args) -> int:
+    from saess.model.compose import compose_folders
+
+    path = compose_folders(args.query, args.window, args.out, registry=args.registry)
+    print(json.dumps({"out": str(path)}))
+    return 0
+
+
 def register_training_commands(sub) -> None:
+    p = sub.add_parser("compose", help="one model from two: the query judgement of one, the window judgement of another")
+    p.add_argument("--query", required=True, help="MODEL whose [CLS], adapter, head, settings and query threshold judge "
+                                                   "the query (step 0, rule 1, confirmation, recheck)")
+    p.add_argument("--window", required=True, help="MODEL whose [CLS], adapter, head and window threshold judge the "
+                                                    "answer windows of rules 2-3")
+    p.add_argument("--out", required=True, help="folder of the composed model")
+    p.set_defaults(func=cmd_compose)
     p = sub.add_parser("train", help="train the safety signal (cls) or a baseline (sft, aug) on the packaged recipe")
     p.add_argument("--variant", default=P.variant, choices=VARIANTS)
     p.add_argument("--base", default=P.base, help="base model: 'base' (embedded SmolLM2-135M-Instruct) or a path")
