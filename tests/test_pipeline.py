@@ -437,8 +437,11 @@ def test_completion_labels_make_the_windows_of_harmless_completions_benign(tmp_p
     for (p, a) in [(MAL[0], answers[MAL[0]]), (MAL[1], answers[MAL[1]])]:
         got = real_views(enc, [], [(p, a, 1)], rng, PipelineConfig(**cfg), "t", seen["benign"])
         want_windows = 0 if p == MAL[0] else 1
-        assert [s.cls_label for s in got] == [1] + [want_windows] * (len(got) - 1)
+        assert [s.cls_label for s in got] == [1] + [want_windows] * (len(got) - 1) and len(got) > 1
         assert all(not any(s.content[:s.query_len]) for s in got[1:]) and any(got[0].content[:got[0].query_len])
+        dropped = real_views(enc, [], [(p, a, 1)], rng, PipelineConfig(**cfg, completion_harmless="drop"), "t",
+                             seen["benign"])  # --completion-harmless drop: the rule-1 view only
+        assert [s.cls_label for s in dropped] == ([1] if p == MAL[0] else [1] * len(got))
     completions = list(answers.items())
     with pytest.raises(InputError, match="no label for the completion of .*1 of 2 unlabelled"):
         labels.write_text(json.dumps(rows[0]) + "\n")

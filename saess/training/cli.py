@@ -83,6 +83,9 @@ def register_training_commands(sub) -> None:
     p.add_argument("--completion-labels", default=None, metavar="FILE",
                    help="content labels of the harmful completions (JSONL: prompt, sha8, label harmful / harmless / "
                         "refusal): the windows of those read harmless or a refusal are trained as benign")
+    p.add_argument("--completion-harmless", default=P.completion_harmless, choices=["benign", "drop"],
+                   help="with --completion-labels: the windows of completions read harmless or a refusal are trained "
+                        "as benign, or left out (default: %(default)s)")
     p.add_argument("--completion-bare-too", action="store_true",
                    help="with --completion-prefill: also answer the same prompts bare, and train on both kinds")
     p.add_argument("--cls-adapter-r", type=int, default=P.cls_adapter_r,
@@ -169,6 +172,7 @@ def config_from_args(args) -> PipelineConfig:
                           completion_prefills=tuple(args.completion_prefill or ()),
                           completion_bare_too=args.completion_bare_too,
                           completion_labels=args.completion_labels,
+                          completion_harmless=args.completion_harmless,
                           cls_adapter_alpha=args.cls_adapter_alpha, mask_guide=args.mask_guide,
                           edgy_repeat=args.edgy_repeat, retain_limit=args.retain_limit,
                           retain_max_new_tokens=args.retain_max_new_tokens, val_limit=args.val_limit,

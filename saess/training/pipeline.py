@@ -102,6 +102,8 @@ class PipelineConfig:
     # or a refusal are labelled benign (a window judges the text, not the request); its rule-1 view, which reads
     # the query, stays malicious. Every kept completion must have a label.
     completion_labels: str | None = None
+    # What becomes of those windows: "benign" (trained as benign text) or "drop" (not trained on at all).
+    completion_harmless: str = "benign"
     # [CLS]-only adapter (saess.model.cls_adapter): rank, 0 = none.
     cls_adapter_r: int = 0
     cls_adapter_alpha: float = 16.0
@@ -194,6 +196,8 @@ class PipelineConfig:
                 raise InputError("--completion-labels needs --variant cls, --phase1-views and --harmful-completions N")
             if not Path(self.completion_labels).is_file():
                 raise InputError(f"--completion-labels {self.completion_labels}: no such file")
+        if self.completion_harmless not in ("benign", "drop"):
+            raise InputError(f"--completion-harmless must be benign or drop, got {self.completion_harmless!r}")
         if self.completion_bare_too and not self.harmful_completions:
             raise InputError("--completion-bare-too needs --harmful-completions N (the completions it adds to)")
         if self.completion_bare_too and not self.completion_prefills:
@@ -408,7 +412,8 @@ def _completion_labels(path: Path, completions: list[tuple[str, str]]) -> frozen
 def _phase1_view_seqs(enc, chats, answered, rng, cfg: PipelineConfig, what: str,
                       benign_windows: frozenset = frozenset()):
     """Query views of every chat, and rule-1 views + windows of every (prompt, answer, label); the windows of the
-    (prompt, answer) pairs in `benign_windows` (malicious prompts whose answer was read harmless) are benign."""
+    (prompt, answer) pairs in `benign_windows` (malicious prompts whose answer was read harmless) are benign, or
+    left out with `--completion-harmless drop`."""
     seqs = _encode(lambda c: query_view(enc, c[0], c[2]), chats, f"{what} query views")
     for prompt, answer, label in answered:
         try:
@@ -417,7 +422,7 @@ def _phase1_view_seqs(enc, chats, answered, rng, cfg: PipelineConfig, what: str,
         except (InputError, ValueError):
             continue
         if (prompt, answer) in benign_windows:
-            views[1:] = [replace(v, cls_label=BENIGN) for v in views[1:]]
+            views[1:] = [] if cfg.completion_harmless == "drop" else [replace(v, cls_label=BENIGN) for v in views[1:]]
         seqs += views
     return seqs
 
