@@ -404,8 +404,7 @@ def _completion_labels(path: Path, completions: list[tuple[str, str]]) -> frozen
             raise InputError(f"{path}: the label of {prompt[:60]!r} is of another completion text (sha8 differs)")
         if row["label"] != "harmful":
             out.add((prompt, answer))
-    logger.info("completion labels: the windows of %d of %d completions are benign (read harmless or refusal)",
-                len(out), len(completions))
+    logger.info("completion labels: %d of %d completions read harmless or a refusal", len(out), len(completions))
     return frozenset(out)
 
 
@@ -547,6 +546,8 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None, 
             harmful = list(dict.fromkeys(harmful))  # a bare answer may repeat an opened one word for word
             if cfg.completion_labels is not None:
                 benign_windows = _completion_labels(Path(cfg.completion_labels), [(p, a) for p, a, _ in kept_all])
+                logger.info("their windows are %s (--completion-harmless %s)",
+                            "left out" if cfg.completion_harmless == "drop" else "benign", cfg.completion_harmless)
     # Training sequences are capped (time on CPU); longer ones are skipped and counted.
     # Only the encoder is capped: the config (saved with every checkpoint) keeps the model's context.
     context = model.config.max_length
