@@ -186,3 +186,16 @@ def test_utility_rows_follow_lm_reads_cls():
     m.config.lm_reads_cls = True
     m.config.extra["signal"] = False
     assert answers_read_cls(m) is False
+
+
+def test_calibration_uses_the_split_the_model_was_trained_on(monkeypatch):
+    """The validation split is the recipe's of the model's split seed: --recipe-seed when given (a replication run with
+    another --seed), else the run's --seed; a model without a pipeline record: 0."""
+    from types import SimpleNamespace
+
+    import saess.evaluation.calibration as cal
+    monkeypatch.setattr(cal, "build_recipe", lambda rc: {"seed": rc.seed})
+    for pipe, want in [({"train": {"seed": 1}, "recipe_seed": 0}, 0), ({"train": {"seed": 2}, "recipe_seed": None}, 2),
+                       ({"train": {"seed": 3}}, 3), ({}, 0)]:
+        m = SimpleNamespace(config=SimpleNamespace(extra={"pipeline": pipe}))
+        assert cal._validation_recipe(m) == (want, {"seed": want})

@@ -45,8 +45,13 @@ def choose_threshold(pos: list[float], neg: list[float], max_fpr: float) -> floa
 
 
 def _validation_recipe(model) -> tuple[int, dict]:
-    """(seed, recipe) of the training recipe the model was trained on (seed from its pipeline config)."""
-    seed = int(((model.config.extra or {}).get("pipeline") or {}).get("seed", 0))
+    """(seed, recipe) of the training recipe the model was trained on: the split seed of its pipeline config
+    (`recipe_seed`, else the run's seed, else 0)."""
+    pipe = (model.config.extra or {}).get("pipeline") or {}
+    seed = pipe.get("recipe_seed")
+    if seed is None:
+        seed = (pipe.get("train") or {}).get("seed", pipe.get("seed", 0))
+    seed = int(seed)
     return seed, build_recipe(RecipeConfig(seed=seed))
 
 

@@ -131,6 +131,9 @@ def register_training_commands(sub) -> None:
                    help="recorded in the model: whether generated tokens attend to [CLS] (off: only the head reads "
                         "it; needs --phase2-steps 0; docs/method.md section 2) (default: on)")
     p.add_argument("--seed", type=int, default=T.seed)
+    p.add_argument("--recipe-seed", type=int, default=None,
+                   help="seed of the recipe's train / validation split (default: --seed); a replication with another "
+                        "--seed keeps the split with --recipe-seed 0")
     p.add_argument("--device", default=None,
                    help="cpu, cuda, cuda:1 ... (default: a visible GPU, LOCAL_RANK's under torchrun, else cpu)")
     p.add_argument("--publish", default=None, metavar="NAME",
@@ -172,7 +175,7 @@ def config_from_args(args) -> PipelineConfig:
                           completion_prefills=tuple(args.completion_prefill or ()),
                           completion_bare_too=args.completion_bare_too,
                           completion_labels=args.completion_labels,
-                          completion_harmless=args.completion_harmless,
+                          completion_harmless=args.completion_harmless, recipe_seed=args.recipe_seed,
                           cls_adapter_alpha=args.cls_adapter_alpha, mask_guide=args.mask_guide,
                           edgy_repeat=args.edgy_repeat, retain_limit=args.retain_limit,
                           retain_max_new_tokens=args.retain_max_new_tokens, val_limit=args.val_limit,

@@ -104,6 +104,9 @@ class PipelineConfig:
     completion_labels: str | None = None
     # What becomes of those windows: "benign" (trained as benign text) or "drop" (not trained on at all).
     completion_harmless: str = "benign"
+    # Seed of the recipe's train / validation split; None: the run's seed (--seed). A rerun of a command with another
+    # --seed and the same split (a replication) sets it to the first run's.
+    recipe_seed: int | None = None
     # [CLS]-only adapter (saess.model.cls_adapter): rank, 0 = none.
     cls_adapter_r: int = 0
     cls_adapter_alpha: float = 16.0
@@ -217,6 +220,11 @@ class PipelineConfig:
     @property
     def seed(self) -> int:
         return self.train.seed
+
+    @property
+    def split_seed(self) -> int:
+        """The seed of the recipe's train / validation split (`--recipe-seed`; default the run's seed)."""
+        return self.seed if self.recipe_seed is None else self.recipe_seed
 
     @property
     def skip_phase2(self) -> bool:
@@ -484,7 +492,7 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, model=None, recipe=None, 
     torch.manual_seed(cfg.seed)
     if model is None:
         model = SafetyModel.from_base(cfg.base, device=training_device(device))  # its own context; lowered below
-    recipe = recipe or build_recipe(RecipeConfig(seed=cfg.seed))
+    recipe = recipe or build_recipe(RecipeConfig(seed=cfg.split_seed))
     if cfg.edgy_repeat > 1:
         recipe = dict(recipe)
         for split in ("labelled_text", "alignment"):
