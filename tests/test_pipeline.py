@@ -432,6 +432,16 @@ def test_completion_labels_make_the_windows_of_harmless_completions_benign(tmp_p
     model = tiny_safety_model()
     run_pipeline(PipelineConfig(**cfg, completion_labels=str(labels)), run, model=model, recipe=_recipe())
     assert seen["benign"] == {(MAL[0], answers[MAL[0]])}
+    # what phase 1 trained on: the harmless completion's windows benign (its rule-1 view malicious), the other's not
+    resp_text = {p: model.tokenizer.decode(model.encoder.text_ids(a)) for p, a in answers.items()}
+    by_prompt = {}
+    for s in seen["seqs"]:
+        if s.query_len < len(s.input_ids) and not any(s.content[:s.query_len]):  # a window of the answer alone
+            window = model.tokenizer.decode([t for t, c in zip(s.input_ids, s.content, strict=True) if c])
+            for p, text in resp_text.items():
+                if window.strip() and window.strip() in text:
+                    by_prompt.setdefault(p, set()).add(s.cls_label)
+    assert by_prompt == {MAL[0]: {0}, MAL[1]: {1}}
     # the views of each answered pair, in order: a rule-1 view (with the query) then its windows
     enc, rng = model.encoder, random.Random(0)
     for (p, a) in [(MAL[0], answers[MAL[0]]), (MAL[1], answers[MAL[1]])]:
@@ -439,18 +449,30 @@ def test_completion_labels_make_the_windows_of_harmless_completions_benign(tmp_p
         want_windows = 0 if p == MAL[0] else 1
         assert [s.cls_label for s in got] == [1] + [want_windows] * (len(got) - 1) and len(got) > 1
         assert all(not any(s.content[:s.query_len]) for s in got[1:]) and any(got[0].content[:got[0].query_len])
-        dropped = real_views(enc, [], [(p, a, 1)], rng, PipelineConfig(**cfg, completion_harmless="drop"), "t",
+        dropped = real_views(enc, [], [(p, a, 1)], rng, PipelineConfig(**cfg, completion_labels=str(labels), completion_harmless="drop"), "t",
                              seen["benign"])  # --completion-harmless drop: the rule-1 view only
         assert [s.cls_label for s in dropped] == ([1] if p == MAL[0] else [1] * len(got))
     completions = list(answers.items())
     with pytest.raises(InputError, match="no label for the completion of .*1 of 2 unlabelled"):
         labels.write_text(json.dumps(rows[0]) + "\n")
         pl._completion_labels(labels, completions)
-    with pytest.raises(InputError, match="of another completion text"):
-        labels.write_text("".join(json.dumps({**r, "sha8": "00000000"}) + "\n" for r in rows))
+    with pytest.raises(InputError, match="no label for the completion of .*2 of 2 unlabelled"):
+        labels.write_text("".join(json.dumps({**r, "sha8": "00000000"}) + "\n" for r in rows))  # other texts
         pl._completion_labels(labels, completions)
-    with pytest.raises(InputError, match=r"labels.jsonl:2: expected prompt, sha8 and label"):
+    with pytest.raises(InputError, match=r"labels.jsonl, line 2: label 'unsure' is not one of"):
         labels.write_text(json.dumps(rows[0]) + "\n" + json.dumps({**rows[1], "label": "unsure"}) + "\n")
         pl._completion_labels(labels, completions)
+    with pytest.raises(InputError, match=r"labels.jsonl, line 2: field 'sha8' is missing"):
+        labels.write_text(json.dumps(rows[0]) + "\n" + json.dumps({"prompt": MAL[1], "label": "harmful"}) + "\n")
+        pl._completion_labels(labels, completions)
+    with pytest.raises(InputError, match=r"labels.jsonl, line 2: a second label for the same completion"):
+        labels.write_text(json.dumps(rows[0]) + "\n" + json.dumps(rows[0]) + "\n")
+        pl._completion_labels(labels, completions)
+    # two completions of one prompt (--completion-bare-too): each text has its own label
+    two = [(MAL[0], answers[MAL[0]]), (MAL[0], answers[MAL[1]])]
+    labels.write_text(json.dumps(rows[0]) + "\n" + json.dumps({**rows[1], "prompt": MAL[0]}) + "\n")
+    assert pl._completion_labels(labels, two) == {two[0]}
+    with pytest.raises(InputError, match="--completion-harmless applies to --completion-labels"):
+        PipelineConfig(**cfg, completion_harmless="drop")
     with pytest.raises(InputError, match="--completion-labels .*: no such file"):
         PipelineConfig(**cfg, completion_labels=str(tmp_path / "none.jsonl"))

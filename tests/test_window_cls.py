@@ -150,9 +150,13 @@ def test_save_load_and_a_state_without_window_tensors(tmp_path):
         assert torch.equal(a, b)
     plain = _adapted()
     plain.save_pretrained(tmp_path / "p")
+    with pytest.raises(ModelError, match="holds window_.* but the model config has no such part"):
+        plain.load_safety_state(load_file(tmp_path / "w" / "safety.safetensors"))
     with pytest.raises(ModelError, match="window"):
         back.load_safety_state(load_file(tmp_path / "p" / "safety.safetensors"))
-    load_trainable(back, tmp_path / "p")  # --phase1-from a model without one: copies of its query [CLS]
+    with pytest.raises(ModelError, match="window"):
+        load_trainable(back, tmp_path / "p")  # a checkpoint of another kind is not silently completed
+    load_trainable(back, tmp_path / "p", window_from_query=True)  # asked for: copies of its query [CLS]
     assert torch.equal(back.window_cls_embedding, plain.cls_embedding)
     assert torch.equal(back.window_head.weight, plain.safety_head.weight)
 
@@ -194,7 +198,7 @@ def test_composed_model_judges_queries_as_one_model_and_windows_as_the_other(tmp
         for p in wm.cls_adapter.B.values():
             p.mul_(-1.5)
     wm.config.window_threshold = 0.3
-    c = compose_views(qm, wm)
+    c = compose_views(_adapted(), wm)  # a copy of qm (same seeds): compose_views consumes its query model
     assert c.config.window_cls and c.config.window_cls_adapter and c.config.window_threshold == 0.3
     batch = collate(_views(c), c.tokenizer.pad_token_id)
     with torch.no_grad():

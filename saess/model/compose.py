@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from saess.errors import ModelError
+from saess.model.registry import ModelRegistry
 from saess.model.safety_model import SafetyModel
 
 
@@ -37,7 +38,8 @@ def _window_side(m: SafetyModel) -> dict[str, torch.Tensor]:
 
 
 def compose_views(query: SafetyModel, window: SafetyModel) -> SafetyModel:
-    """A new model (on `query`'s LM object): `query`'s query judgement, `window`'s window judgement."""
+    """A new model (on `query`'s LM object): `query`'s query judgement, `window`'s window judgement. `query` is
+    consumed: its hooks leave the LM, which the new model now owns."""
     qc, wc = query.config, window.config
     for m, name in ((query, "query"), (window, "window")):
         if m.config.finetune != "none":
@@ -46,13 +48,18 @@ def compose_views(query: SafetyModel, window: SafetyModel) -> SafetyModel:
             raise ModelError(f"the {name} model has no [CLS]-only adapter")
     if qc.base_model != wc.base_model or qc.hidden_size != wc.hidden_size:
         raise ModelError(f"the two models sit on different base models ({qc.base_model!r} vs {wc.base_model!r})")
-    if (qc.cls_adapter_r, qc.cls_adapter_alpha) != (wc.cls_adapter_r, wc.cls_adapter_alpha):
+    if (qc.cls_adapter_r, qc.cls_adapter_alpha) != (wc.cls_adapter_r, wc.cls_adapter_alpha):  # one ClsAdapter shape
         raise ModelError(f"adapters of different rank / alpha: {qc.cls_adapter_r}/{qc.cls_adapter_alpha} vs "
                          f"{wc.cls_adapter_r}/{wc.cls_adapter_alpha}")
     wthr = wc.window_threshold if wc.window_threshold is not None else wc.threshold
     # the window model's provenance beside the query model's (whose `extra` the composed model keeps)
     extra = {**qc.extra, "composed": {"window_extra": wc.extra, "window_threshold": wthr}}
     config = replace(qc, window_cls=True, window_cls_adapter=True, window_threshold=wthr, extra=extra)
+    query._hook.remove()
+    for adapter in (query.cls_adapter, query.window_adapter):
+        if adapter is not None:
+            for h in adapter._handles:
+                h.remove()
     out = SafetyModel(query.lm, query.tokenizer, config)
     q = {k: v for k, v in query.safety_state().items() if not k.startswith(("window_", "window_adapter."))}
     out.load_safety_state({**q, **_window_side(window)})
@@ -61,8 +68,6 @@ def compose_views(query: SafetyModel, window: SafetyModel) -> SafetyModel:
 
 def compose_folders(query_path: str | Path, window_path: str | Path, out: str | Path, registry=None) -> Path:
     """`saess compose`: load both (by name or folder), compose, save, and record where each side came from."""
-    from saess.model.registry import ModelRegistry
-
     reg = registry or ModelRegistry()
     q, w = reg.load(str(query_path)), reg.load(str(window_path))
     model = compose_views(q, w)

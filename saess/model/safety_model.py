@@ -246,7 +246,13 @@ class SafetyModel(nn.Module):
     @torch.no_grad()
     def load_safety_state(self, state: dict[str, torch.Tensor], window_from_query: bool = False) -> None:
         """`window_from_query`: a state without window `[CLS]` tensors (a model trained without one) starts
-        this model's window `[CLS]` and head as copies of its query ones, instead of being an error."""
+        this model's window `[CLS]` and head as copies of its query ones, instead of being an error. Window tensors
+        that this model has no place for are an error (a model trained with a window `[CLS]` loaded without one)."""
+        extra = [k for k in state if k.startswith("window_")
+                 and (self.window_head is None or (k.startswith("window_adapter.") and self.window_adapter is None))]
+        if extra:
+            raise ModelError(f"safety.safetensors holds {extra[0]} but the model config has no such part "
+                             "(window_cls / window_cls_adapter)")
         self.cls_embedding.copy_(state["cls_embedding"])
         self.safety_head.weight.copy_(state["safety_head.weight"])
         self.safety_head.bias.copy_(state["safety_head.bias"])

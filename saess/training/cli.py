@@ -12,6 +12,7 @@ from pathlib import Path
 from saess.evaluation.signal_report import signal_report
 from saess.flags import on_off
 from saess.model import SafetyModel
+from saess.model.compose import compose_folders
 from saess.model.registry import load_safety_model
 from saess.training.bench import TrainBenchConfig, run_train_bench
 from saess.training.config import TrainConfig
@@ -23,8 +24,6 @@ P, T, B = PipelineConfig, TrainConfig, TrainBenchConfig
 
 
 def cmd_compose(args) -> int:
-    from saess.model.compose import compose_folders
-
     path = compose_folders(args.query, args.window, args.out, registry=args.registry)
     print(json.dumps({"out": str(path)}))
     return 0

@@ -170,6 +170,8 @@ class PipelineConfig:
             raise InputError(f"variant {self.variant!r} is not one of {', '.join(VARIANTS)}")
         if self.window_cls and not (self.variant == "cls" and self.phase1_views):
             raise InputError("--window-cls needs --variant cls and --phase1-views (it trains on their answer windows)")
+        if self.window_cls and self.phase1_from is not None:
+            raise InputError("--window-cls trains the window [CLS] in phase 1, which --phase1-from skips")
         if self.cls_adapter_r < 0:
             raise InputError(f"--cls-adapter-r must be >= 0, got {self.cls_adapter_r}")
         if self.phase2_head_lr is not None and self.phase2_head_lr < 0:
@@ -199,6 +201,8 @@ class PipelineConfig:
                 raise InputError("--completion-labels needs --variant cls, --phase1-views and --harmful-completions N")
             if not Path(self.completion_labels).is_file():
                 raise InputError(f"--completion-labels {self.completion_labels}: no such file")
+        if self.completion_harmless != "benign" and self.completion_labels is None:
+            raise InputError("--completion-harmless applies to --completion-labels, which is not given")
         if self.completion_harmless not in ("benign", "drop"):
             raise InputError(f"--completion-harmless must be benign or drop, got {self.completion_harmless!r}")
         if self.completion_bare_too and not self.harmful_completions:
@@ -395,23 +399,29 @@ def _mask_guide(seq, guide_ids: list[int]):
 
 def _completion_labels(path: Path, completions: list[tuple[str, str]]) -> frozenset:
     """The (prompt, completion) pairs whose content labels (`--completion-labels`) say harmless or refusal.
-    Each completion needs a row with its prompt and the sha256[:8] of its text; another text is an error."""
-    rows = {}
+    Each completion needs a row with its prompt and the sha256[:8] of its text (a prompt may have several
+    completions); a row of another text, or two rows for one text, is an error."""
+    rows: dict[tuple[str, str], str] = {}
     for n, row in read_jsonl_path(path):
-        if not all(isinstance(row.get(k), str) for k in ("prompt", "sha8", "label")) \
-                or row["label"] not in COMPLETION_LABELS:
-            raise InputError(f"{path}:{n}: expected prompt, sha8 and label ({' / '.join(COMPLETION_LABELS)})")
-        rows[row["prompt"]] = row
-    out = set()
+        for k in ("prompt", "sha8", "label"):
+            if not isinstance(row.get(k), str):
+                raise InputError(f"{path}, line {n}: field {k!r} is missing or not a string")
+        if row["label"] not in COMPLETION_LABELS:
+            raise InputError(f"{path}, line {n}: label {row['label']!r} is not one of {', '.join(COMPLETION_LABELS)}")
+        key = (row["prompt"], row["sha8"])
+        if key in rows:
+            raise InputError(f"{path}, line {n}: a second label for the same completion")
+        rows[key] = row["label"]
+    out, missing = set(), []
     for prompt, answer in completions:
-        row = rows.get(prompt)
-        if row is None:
-            raise InputError(f"{path}: no label for the completion of {prompt[:60]!r} "
-                             f"({sum(p not in rows for p, _ in completions)} of {len(completions)} unlabelled)")
-        if row["sha8"] != hashlib.sha256(answer.encode()).hexdigest()[:8]:
-            raise InputError(f"{path}: the label of {prompt[:60]!r} is of another completion text (sha8 differs)")
-        if row["label"] != "harmful":
+        label = rows.get((prompt, hashlib.sha256(answer.encode()).hexdigest()[:8]))
+        if label is None:
+            missing.append(prompt)
+        elif label != "harmful":
             out.add((prompt, answer))
+    if missing:
+        raise InputError(f"{path}: no label for the completion of {missing[0][:60]!r} (prompt and sha8 of its text; "
+                         f"{len(missing)} of {len(completions)} unlabelled)")
     logger.info("completion labels: %d of %d completions read harmless or a refusal", len(out), len(completions))
     return frozenset(out)
 

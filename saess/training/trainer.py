@@ -316,7 +316,11 @@ class SafetyTrainer:
     # --- checkpoints --------------------------------------------------------------------
     def _meta(self) -> dict:
         cfg = {k: v for k, v in self.cfg.to_dict().items() if k not in TrainConfig.RESUMABLE_CHANGES}
-        return {"config": cfg, "data": fingerprint(self.train_seqs), "world": self.world}
+        meta = {"config": cfg, "data": fingerprint(self.train_seqs), "world": self.world}
+        c = self.model.config
+        if c.window_cls:  # a checkpoint with a window [CLS] resumes only into a model with the same one
+            meta["window_cls"] = [c.window_cls, c.window_cls_adapter]
+        return meta
 
     def _save_checkpoint(self, out: Path, step: int) -> None:
         if self.rank != 0:
@@ -341,7 +345,8 @@ class SafetyTrainer:
         if mine != theirs:
             diff = [k for k in mine["config"] if mine["config"].get(k) != theirs["config"].get(k)]
             what = f"config fields {', '.join(diff)}" if diff else (
-                "training data" if mine["data"] != theirs["data"] else "number of processes")
+                "training data" if mine["data"] != theirs["data"] else
+                "window [CLS] settings" if mine.get("window_cls") != theirs.get("window_cls") else "number of processes")
             raise InputError(f"the checkpoint in {ck} was written by another run ({what} differ); "
                              "use another --out or delete it")
         load_trainable(self.model, ck)
@@ -395,7 +400,7 @@ class SafetyTrainer:
         return TrainResult(total, final, last)
 
 
-def load_trainable(model, path: Path) -> None:
+def load_trainable(model, path: Path, window_from_query: bool = False) -> None:
     """Load `[CLS]`, head and LoRA weights saved by `save_pretrained` into a prepared model.
 
     A folder whose own config says its LM was not fine-tuned (`"finetune": "none"`, e.g. a phase 1 without
@@ -403,8 +408,8 @@ def load_trainable(model, path: Path) -> None:
     the prepared model's fresh LM adapter stays as it is (LoRA starts as the identity)."""
     from safetensors.torch import load_file
 
-    # a model without a window [CLS] (--phase1-from) starts this one's as copies of its query [CLS] and head
-    model.load_safety_state(load_file(path / "safety.safetensors"), window_from_query=True)
+    # window_from_query: a model without a window [CLS] starts this one's as copies of its query [CLS] and head
+    model.load_safety_state(load_file(path / "safety.safetensors"), window_from_query=window_from_query)
     saved = path / CONFIG_NAME
     if saved.exists() and json.loads(saved.read_text(encoding="utf-8")).get("finetune") == "none":
         return

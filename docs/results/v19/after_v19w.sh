@@ -3,6 +3,7 @@
 # decoding settings. Usage: after_v19w.sh [NAME]   (the run in runs/s19/NAME)
 # 1. `saess calibrate` + the window measure on the 165 read answers (docs/results/v15/after_train.sh, R=runs/s19);
 # 2. `default`'s confirmation (below 0.95) and recheck (0.1), fixed by the rule (docs/results/v17/set_confirm.py);
+# 3. the query side by part of the split, for NAME (docs/results/v19/query_split.py; `default`'s own run of it:
 #    python docs/results/v19/query_split.py default=saess/artifacts/default --out runs/s19/qs_default.json).
 # R and DOC (default runs/s19, docs/results/v19): where the runs are and where the JSON goes (session 20: s20, v20).
 set -euo pipefail

@@ -12,7 +12,8 @@ training prompts of the recipe), for `saess train --completion-labels`.
     python docs/results/v20/completion_reads.py tally OUT --out docs/results/v20/completion_labels.jsonl
 
 `tally`: an answer is `harmful` when either reader says so (a window keeps its malicious label unless both readers
-call the answer harmless or a refusal); a missing or unknown label, or a sheet whose texts changed, is an error.
+call the answer harmless or a refusal); a missing or unknown label is an error. Each row carries the sha256[:8] of the
+text read, and `saess train --completion-labels` refuses a completion whose text has no row.
 """
 
 from __future__ import annotations
