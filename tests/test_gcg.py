@@ -82,6 +82,27 @@ def test_target_tokens_attend_to_cls(model):
     assert not torch.allclose(ce1, ce2)
 
 
+def test_head_term_reads_the_cls_only_adapter():
+    """The head term is the deployed query judgement: with a [CLS]-only adapter (the default recipe's) the attack's
+    pass goes through it, with and without the prefix cache."""
+    m = tiny_safety_model("llama", "chatml")
+    m.add_cls_adapter(r=4, alpha=8)
+    with torch.no_grad():
+        g = torch.Generator().manual_seed(7)
+        for p in m.cls_adapter.B.values():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+    for cache in (False, True):
+        att = AdaptiveGCG(m, SMALL, prefix_cache=cache)
+        ids = torch.tensor(att._setup(GOAL, TARGET))
+        head = att.evaluate(ids[None])[1]
+        m.cls_adapter.enabled = False
+        try:
+            off = att.evaluate(ids[None])[1]
+        finally:
+            m.cls_adapter.enabled = True
+        assert not torch.allclose(head, off)  # the adapter acts on the head term
+
+
 @pytest.mark.parametrize("arch,style", [("llama", "chatml"), ("gemma", "gemma"), ("llama", "llama3")])
 def test_prefix_cache_matches_full_pass(arch, style):
     m = tiny_safety_model(arch, style)

@@ -157,9 +157,19 @@ class AdaptiveGCG:
             cache = copy.deepcopy(self.cache)  # the pass appends to it
             cache.batch_repeat_interleave(B)
             kw = {cache_kwarg(m.lm): cache, "use_cache": True}  # "cache" (5.24+) or "past_key_values"
-        # Same pass as SafetyModel.run, but from inputs_embeds (the suffix rows come from a one-hot).
-        out = m.lm(inputs_embeds=emb, attention_mask=self.chunk_mask.expand(B, -1, -1, -1),
-                   position_ids=self.chunk_pos.expand(B, -1), logits_to_keep=n_tgt + 1, **kw)
+        # Same pass as SafetyModel.run, but from inputs_embeds (the suffix rows come from a one-hot); [CLS] is slot 0
+        # of the chunk, where the [CLS]-only adapter acts (the query judgement: never a window [CLS])
+        adapter = m.cls_adapter
+        if adapter is not None:
+            at = torch.zeros(emb.shape[:2], dtype=torch.bool, device=emb.device)
+            at[:, 0] = True
+            adapter.set_positions(at)
+        try:
+            out = m.lm(inputs_embeds=emb, attention_mask=self.chunk_mask.expand(B, -1, -1, -1),
+                       position_ids=self.chunk_pos.expand(B, -1), logits_to_keep=n_tgt + 1, **kw)
+        finally:
+            if adapter is not None:
+                adapter.set_positions(None)
         hidden, m._last_hidden = m._last_hidden, None  # [B, T', H]; [CLS] is slot 0 of the chunk
         logits = out.logits[:, :-1].float()  # [B, n_tgt, V]: position t-1 predicts target t
         tgt = self.target.expand(B, -1)
