@@ -260,8 +260,8 @@ class SafeGenerator:
                 # `recheck`, a fourth before the copy: a second [CLS] reading the query and the
                 # same window, whose state nothing keeps (only its P(malicious) is used)
                 window = self._window(rows, is_query_content, content & valid, resp_idx)
-                # rows whose new [CLS] reads the answer alone (rules 2-3): a window [CLS] and head, if the model has them
-                win_rows = torch.tensor([r.rule != 1 for r in rows], device=dev)
+                # rows whose new [CLS] reads the answer alone (rules 2-3): the window [CLS], when the model has one
+                win_rows = torch.tensor([r.rule != 1 for r in rows], device=dev) if m.window_head is not None else None
                 window[:, 0] = False  # the old [CLS] state is not a key of the new one
                 dup_row = tok_row.clone()
                 dup_row[:, 0] = False
@@ -286,8 +286,10 @@ class SafeGenerator:
                     pos = torch.stack([next_pos, zero, next_pos], 1)
                 cls_mask = ids == cls_id
                 cls_mask[:, 0] = cls_mask[:, -1] = False
-                cls_window = torch.zeros_like(cls_mask)
-                cls_window[:, 1] = win_rows
+                cls_window = None
+                if win_rows is not None:
+                    cls_window = torch.zeros_like(cls_mask)
+                    cls_window[:, 1] = win_rows
             else:
                 allowed = tok_row[:, None]
                 ids, pos, cls_mask, cls_window = tok_t, next_pos[:, None], None, None

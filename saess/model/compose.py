@@ -19,20 +19,15 @@ import torch
 
 from saess.errors import ModelError
 from saess.model.registry import ModelRegistry
-from saess.model.safety_model import SafetyModel
+from saess.model.safety_model import SafetyModel, state_part
 
 
 def _window_side(m: SafetyModel) -> dict[str, torch.Tensor]:
     """The tensors `m` judges windows with: its window `[CLS]` if it has one, else its only one."""
     st = m.safety_state()
-    if m.config.window_cls:
-        emb, head = st["window_cls_embedding"], {k[len("window_head."):]: v for k, v in st.items()
-                                                  if k.startswith("window_head.")}
-    else:
-        emb, head = st["cls_embedding"], {k[len("safety_head."):]: v for k, v in st.items()
-                                           if k.startswith("safety_head.")}
-    prefix = "window_adapter." if m.config.window_cls_adapter else "cls_adapter."
-    adapter = {k[len(prefix):]: v for k, v in st.items() if k.startswith(prefix)}
+    emb, head = (("window_cls_embedding", "window_head.") if m.config.window_cls else ("cls_embedding", "safety_head."))
+    emb, head = st[emb], state_part(st, head)
+    adapter = state_part(st, "window_adapter." if m.config.window_cls_adapter else "cls_adapter.")
     return {"window_cls_embedding": emb, **{f"window_head.{k}": v for k, v in head.items()},
             **{f"window_adapter.{k}": v for k, v in adapter.items()}}
 

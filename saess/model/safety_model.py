@@ -84,6 +84,11 @@ class SafetyConfig:
     extra: dict = field(default_factory=dict)  # training provenance etc.
 
 
+def state_part(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors of `state` under `prefix` (e.g. "cls_adapter."), with the prefix removed."""
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
 @dataclass
 class SafetyOutput:
     safety_logits: torch.Tensor  # [B, 2]
@@ -265,12 +270,12 @@ class SafetyModel(nn.Module):
             self.window_head.weight.copy_(state["window_head.weight"])
             self.window_head.bias.copy_(state["window_head.bias"])
         if self.cls_adapter is not None:
-            sub = {k[len("cls_adapter."):]: v for k, v in state.items() if k.startswith("cls_adapter.")}
+            sub = state_part(state, "cls_adapter.")
             if not sub:
                 raise ModelError("the model config has a [CLS]-only adapter but safety.safetensors holds none")
             self.cls_adapter.load_state_dict(sub)
         if self.window_adapter is not None:
-            sub = {k[len("window_adapter."):]: v for k, v in state.items() if k.startswith("window_adapter.")}
+            sub = state_part(state, "window_adapter.")
             if not sub:
                 raise ModelError("the model config has a window [CLS] adapter but safety.safetensors holds none")
             self.window_adapter.load_state_dict(sub)
