@@ -40,6 +40,7 @@ LAYERS = (6, 12, 18, 24, 30)
 LAYER_SETS = {"12": (12,), "18": (18,), "24": (24,), "12+24": (12, 24), "all": LAYERS}
 L2_GRID = (1.0, 10.0, 100.0)
 REQ_TOKENS, RESP_TOKENS = 192, 128
+DEV_NAMES = ("gold-train", "read13", "valmal")  # the development sources, one CV fold each
 
 
 def _rows(a) -> dict[str, list[dict]]:
@@ -170,7 +171,7 @@ def fit(a) -> int:
     z = np.load(Path(a.feats) / "feats.npz")
     feats = dict(zip(z["keys"].tolist(), z["x"], strict=True))
     parts = _rows(a)
-    dev_names = ("gold-train", "read13", "valmal")
+    dev_names = DEV_NAMES
     dev = [r for n in dev_names for r in parts[n]]
     grp = np.array([i for i, n in enumerate(dev_names) for _ in parts[n]])
     y = np.array([r["harmful"] for r in dev])
