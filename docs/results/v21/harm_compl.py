@@ -23,7 +23,6 @@ whatever it shows.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.util
 import json
 import sys
@@ -38,8 +37,10 @@ COMPLETIONS = "runs/s15/v15c/data/completions-b40ce3749e.jsonl"
 LABELS = HERE.parent / "v20" / "completion_labels.jsonl"
 
 
-def _sha8(text: str) -> str:  # as docs/results/v20/completion_reads.py
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+_spec2 = importlib.util.spec_from_file_location("completion_reads", HERE.parent / "v20" / "completion_reads.py")
+completion_reads = importlib.util.module_from_spec(_spec2)
+_spec2.loader.exec_module(completion_reads)
+_sha8 = completion_reads._sha8  # the key the readers' labels were written with
 
 
 def compl_rows(path: str = COMPLETIONS) -> list[dict]:
