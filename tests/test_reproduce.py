@@ -9,11 +9,12 @@ from dataclasses import replace
 import pytest
 import torch
 
+from saess.attacks.gcg import import_nanogcg
 from saess.cli import main
-from saess.errors import InputError
+from saess.errors import InputError, SaessError
 from saess.evaluation.config import strategic_flags
 from saess.reproduce import plan as P
-from saess.reproduce.report import write_results
+from saess.reproduce.report import probe_table, write_results
 from saess.reproduce.run import Reproduction, Sources, _recipe_differences
 from saess.testing import TinyRegistry, tiny_safety_model
 from saess.training.pipeline import PipelineConfig
@@ -97,7 +98,13 @@ def test_quick_reproduction_runs_every_step_and_writes_results(tmp_path, tiny_mo
     steps = state["steps"]
     assert set(steps) == {s.key for s in P.steps()}
     not_done = {k: v for k, v in steps.items() if v["status"] != "done"}
-    # nanoGCG is optional (`.[gcg]`); without it only the standard GCG half is missing
+    # nanoGCG is optional; without it only the standard GCG half is missing, and the step is
+    # "partial" (a later run tries that half again) with the adaptive half's command recorded
+    try:
+        import_nanogcg()
+    except SaessError:
+        gcg = not_done.pop("gcg")
+        assert gcg["status"] == "partial" and "nanogcg" in gcg["note"].lower() and "gcg-adaptive" in gcg["command"]
     assert not not_done, not_done
     # the ablation models were trained on the quick token budget, each one change from the recipe
     names = ["train-lam0.01", "train-lam0.1", "train-noadapter", "train-noviews", "train-paperp1", "train-phase2"]
@@ -134,6 +141,7 @@ def test_quick_reproduction_runs_every_step_and_writes_results(tmp_path, tiny_mo
     probe = json.loads((rep.out / "probe.json").read_text())
     d = probe["models"]["default"]["attacks"]["direct"]
     assert d["n"] == 3 and len(d["entropy"]) == SCALE.probe_steps
+    assert 0 <= d["refused"] <= d["n"] and 1 <= d["steps"] <= SCALE.probe_steps
     assert all(0 < v <= 1 for v in d["top_k_mass"] if v is not None)
 
     md = write_results(rep.out, tmp_path / "RESULTS.md", tmp_path / "figs").read_text()
@@ -244,3 +252,45 @@ def test_noconfirm_variant_turns_the_models_confirmation_off_in_its_command():
     assert d.confirm is None and d.recheck is None  # the model's own
     assert ("w/o confirmation or recheck (the rows below compare with this one)", "noconfirm") in P.ABLATIONS
     assert ("w/o recheck", "norecheck") in P.ABLATIONS
+
+
+def test_probe_counts_rows_the_signal_stops_and_their_steps():
+    # reliance high and a head that always says malicious: every row ends at step 0 with the fixed refusal
+    from saess.generation import StrategicConfig
+    from saess.reproduce.probe import probe_model
+    from saess.testing import forced_head, tiny_safety_model
+
+    model = tiny_safety_model("llama", "chatml")
+    cases = {"direct": [("hello", None), ("how are you", None)]}
+    model.safety_logit_hook = forced_head(lambda k: True)
+    try:
+        stopped = probe_model(model, StrategicConfig(reliance="high"), cases, steps=4)["direct"]
+    finally:
+        model.safety_logit_hook = None
+    assert stopped["refused"] == 2 and stopped["guided"] == 0 and stopped["steps"] == 1
+    assert stopped["entropy"][0] is not None and stopped["entropy"][1:] == [None, None, None]
+    model.safety_logit_hook = forced_head(lambda k: False)
+    try:
+        free = probe_model(model, StrategicConfig(reliance="high"), cases, steps=4)["direct"]
+    finally:
+        model.safety_logit_hook = None
+    assert free["refused"] == 0
+    md = probe_table({"top_k": 5, "steps": 4, "models": {"m": {"attacks": {"direct": stopped}}}})
+    assert "| m | direct | 2 | 0 | 2 | 1.0 |" in md
+
+
+def test_gcg_without_nanogcg_is_partial_and_a_later_run_tries_it_again(tmp_path, tiny_models, monkeypatch):
+    import saess.reproduce.run as R
+
+    def missing():
+        raise SaessError("the standard GCG variant needs nanoGCG, which is not installed (test)")
+
+    monkeypatch.setattr(R, "import_nanogcg", missing)
+    rep = _rep(tmp_path, [], tiny_models, groups=("gcg",))
+    st = rep.run()["steps"]["gcg"]
+    assert st["status"] == "partial" and "nanoGCG" in st["note"] and "gcg-adaptive" in st["command"]
+    assert (rep.out / "gcg-adaptive.jsonl").exists() and not (rep.out / "gcg-standard.jsonl").exists()
+    tried = []
+    monkeypatch.setattr(R, "import_nanogcg", lambda: tried.append(1) or missing())
+    assert _rep(tmp_path, [], tiny_models, groups=("gcg",)).run()["steps"]["gcg"]["status"] == "partial"
+    assert tried == [1]  # the missing half was tried again; the adaptive half was kept

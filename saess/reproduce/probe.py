@@ -12,7 +12,10 @@ after the prompt (and prefill), step k the one after the k-th generated token. P
 The paper's observation: from direct to prefill to nested attacks the entropy rises and
 the sharpness falls (the model is less sure what to write once harmful text is in its
 context). Guide tokens inserted by strategic decoding are forced, but the distribution
-recorded at those steps is still the model's own.
+recorded at those steps is still the model's own. A row that strategic decoding stops (reliance
+`high`: the fixed refusal replaces the answer) has no steps after the one where it stopped: it is
+counted under `refused`, and `steps` says how many steps were measured per row on average, so a
+mean over steps 0..K-1 is never read as if every row had K steps.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ def probe_model(model, strategic, cases: dict[str, list[tuple[str, str | None]]]
     sp = SamplingConfig(max_new_tokens=steps)
     out = {}
     for attack, items in cases.items():
-        ent_rows, top_rows, guided = [], [], 0
+        ent_rows, top_rows, guided, refused = [], [], 0, 0
         for i in range(0, len(items), batch_size):
             chunk = items[i:i + batch_size]
             res = gen.generate([p for p, _ in chunk], [f for _, f in chunk], sp, record=True)
@@ -78,7 +81,10 @@ def probe_model(model, strategic, cases: dict[str, list[tuple[str, str | None]]]
                 ent_rows.append(ents)
                 top_rows.append(tops)
                 guided += int(any("inserted_guide_at" in t for t in r.trace))
-        out[attack] = {"n": len(ent_rows), "guided": guided, "entropy": _mean_by_step(ent_rows, steps),
+                refused += int(r.finish_reason == "refused")
+        out[attack] = {"n": len(ent_rows), "guided": guided, "refused": refused,
+                       "steps": round(sum(map(len, ent_rows)) / max(len(ent_rows), 1), 2),
+                       "entropy": _mean_by_step(ent_rows, steps),
                        "top_k_mass": _mean_by_step(top_rows, steps), "rows_entropy": ent_rows,
                        "rows_top_k_mass": top_rows}
     return out

@@ -199,10 +199,12 @@ def probe_table(probe: dict) -> str:
         for a, s in d["attacks"].items():
             e = [v for v in s["entropy"] if v is not None]
             t = [v for v in s["top_k_mass"] if v is not None]
-            rows.append([m, a, str(s["n"]), str(s["guided"]),
+            rows.append([m, a, str(s["n"]), str(s["guided"]), str(s.get("refused", "–")), str(s.get("steps", "–")),
                          f"{e[0]:.2f}" if e else "–", f"{sum(e) / len(e):.2f}" if e else "–",
                          f"{t[0]:.2f}" if t else "–", f"{sum(t) / len(t):.2f}" if t else "–"])
-    return _table(["model", "attack", "n", "guide inserted", "entropy step 0", f"entropy mean (steps 0-{probe['steps'] - 1})",
+    # a row stopped by the signal (reliance high) has no later steps: the means are over the steps measured
+    return _table(["model", "attack", "n", "guide inserted", "refused (stopped by the signal)", "steps measured per row",
+                   "entropy step 0", f"entropy mean (steps 0-{probe['steps'] - 1}, over the steps measured)",
                    f"top-{k} mass step 0", f"top-{k} mass mean"], rows)
 
 
@@ -293,7 +295,9 @@ def write_results(out: Path, results_md: Path, figs: Path, discussion: Path | No
     probe = _read(out / "probe.json")
     if probe:
         md += [f"Greedy generation on {probe['rows']} AdvBench rows; next-token entropy and top-{probe['top_k']} "
-               f"probability mass at the first {probe['steps']} response steps (see `saess/reproduce/probe.py`).",
+               f"probability mass at the first {probe['steps']} response steps (see `saess/reproduce/probe.py`); "
+               "each model runs with its own strategic config, and a row that the signal stops (reliance high: the "
+               "fixed refusal) has no steps after that one, so its means are over the steps it has.",
                "", probe_table(probe), ""]
         for m in probe["models"]:
             if f"probe_{m}.png" in made:

@@ -2,8 +2,9 @@
 
 Layout of `--out` (default `runs/reproduce`, `runs/reproduce-quick` with `--quick`):
 
-- `state.json`: the scale, the machine, and per step its status (done / failed / skipped,
-  with the reason), its seconds and the command line that ran it;
+- `state.json`: the scale, the machine, and per step its status (done / partial / failed /
+  skipped, with the reason), its seconds and the command line that ran it; a partial step (GCG
+  without nanoGCG: only its adaptive half) keeps what it made and is tried again by the next run;
 - one `saess eval` run folder per evaluation step (`v-default/`, `tokens-sft/`, ...):
   resumable, each with its `samples.jsonl` and `summary.json`;
 - `answers.jsonl` (the base model's complying answers, for the tokens-N prefill),
@@ -37,7 +38,7 @@ from pathlib import Path
 import torch
 import transformers
 
-from saess.attacks.gcg import gcg
+from saess.attacks.gcg import gcg, import_nanogcg
 from saess.errors import InputError, SaessError
 from saess.evaluation.benchmarks import load_benchmark
 from saess.evaluation.calibration import write_calibrated
@@ -56,6 +57,12 @@ logger = logging.getLogger("saess")
 
 class Skip(Exception):  # noqa: N818 - a step that cannot run here, with the reason
     pass
+
+
+class Partial(Exception):  # noqa: N818 - a step that ran in part: its command, and why the rest did not
+    def __init__(self, command: str, note: str):
+        super().__init__(note)
+        self.command = command
 
 
 @dataclass
@@ -184,6 +191,9 @@ class Reproduction:
             t0 = time.time()
             try:
                 command = getattr(self, f"step_{step.kind}")(step)
+            except Partial as e:
+                self.mark(step.key, "partial", time.time() - t0, str(e), e.command)
+                logger.warning("reproduce %s ran in part (a later run tries the rest): %s", step.key, e)
             except Skip as e:
                 self.mark(step.key, "skipped", time.time() - t0, str(e))
                 logger.warning("reproduce %s skipped: %s", step.key, e)
@@ -358,6 +368,12 @@ class Reproduction:
         for variant, attacker, victims in (("standard", "base", P.MAIN_MODELS), ("adaptive", "default", ["default"])):
             f = self.out / f"gcg-{variant}.jsonl"
             if not f.exists():
+                if variant == "standard":
+                    try:
+                        import_nanogcg()  # before the model loads: a later run retries this half
+                    except SaessError as e:
+                        notes.append(f"{variant}: {e}")
+                        continue
                 model = self.registry.load(attacker, dtype=self.dtype, device=resolve_device(self.device))
                 try:
                     cases = gcg(rows, model, variant=variant, preset=s.gcg_preset, cache_dir=self.out / "gcg", **over)
@@ -378,7 +394,9 @@ class Reproduction:
                                   limit=None))
         if not cmds:
             raise Skip("; ".join(notes))
-        return " && ".join(cmds) + (f"  # {'; '.join(notes)}" if notes else "")
+        if notes:
+            raise Partial(" && ".join(cmds), "; ".join(notes))
+        return " && ".join(cmds)
 
 
 def machine_info() -> dict:
