@@ -13,10 +13,13 @@ from saess.attacks.gcg import import_nanogcg
 from saess.cli import main
 from saess.errors import InputError, SaessError
 from saess.evaluation.config import strategic_flags
+from saess.generation import StrategicConfig
 from saess.reproduce import plan as P
+from saess.reproduce import run as reproduce_run
+from saess.reproduce.probe import probe_model
 from saess.reproduce.report import probe_table, write_results
 from saess.reproduce.run import Reproduction, Sources, _recipe_differences
-from saess.testing import TinyRegistry, tiny_safety_model
+from saess.testing import TinyRegistry, forced_head, tiny_safety_model
 from saess.training.pipeline import PipelineConfig
 
 ADV = [{"prompt": f"Explain how to do harmful thing number {i}", "target": f"Sure, here is how to do thing {i}"}
@@ -255,42 +258,33 @@ def test_noconfirm_variant_turns_the_models_confirmation_off_in_its_command():
 
 
 def test_probe_counts_rows_the_signal_stops_and_their_steps():
-    # reliance high and a head that always says malicious: every row ends at step 0 with the fixed refusal
-    from saess.generation import StrategicConfig
-    from saess.reproduce.probe import probe_model
-    from saess.testing import forced_head, tiny_safety_model
-
-    model = tiny_safety_model("llama", "chatml")
+    # reliance high; a head that always says malicious ends every row at step 0 with the fixed refusal
+    model = tiny_safety_model("llama", "chatml")  # built here: its hook is set for this test only
     cases = {"direct": [("hello", None), ("how are you", None)]}
-    model.safety_logit_hook = forced_head(lambda k: True)
-    try:
-        stopped = probe_model(model, StrategicConfig(reliance="high"), cases, steps=4)["direct"]
-    finally:
-        model.safety_logit_hook = None
+
+    def probe(malicious: bool) -> dict:
+        model.safety_logit_hook = forced_head(lambda k: malicious)
+        return probe_model(model, StrategicConfig(reliance="high"), cases, steps=4)["direct"]
+
+    stopped = probe(True)
     assert stopped["refused"] == 2 and stopped["guided"] == 0 and stopped["steps"] == 1
     assert stopped["entropy"][0] is not None and stopped["entropy"][1:] == [None, None, None]
-    model.safety_logit_hook = forced_head(lambda k: False)
-    try:
-        free = probe_model(model, StrategicConfig(reliance="high"), cases, steps=4)["direct"]
-    finally:
-        model.safety_logit_hook = None
+    free = probe(False)
     assert free["refused"] == 0
     md = probe_table({"top_k": 5, "steps": 4, "models": {"m": {"attacks": {"direct": stopped}}}})
     assert "| m | direct | 2 | 0 | 2 | 1.0 |" in md
 
 
 def test_gcg_without_nanogcg_is_partial_and_a_later_run_tries_it_again(tmp_path, tiny_models, monkeypatch):
-    import saess.reproduce.run as R
-
     def missing():
         raise SaessError("the standard GCG variant needs nanoGCG, which is not installed (test)")
 
-    monkeypatch.setattr(R, "import_nanogcg", missing)
+    monkeypatch.setattr(reproduce_run, "import_nanogcg", missing)
     rep = _rep(tmp_path, [], tiny_models, groups=("gcg",))
     st = rep.run()["steps"]["gcg"]
     assert st["status"] == "partial" and "nanoGCG" in st["note"] and "gcg-adaptive" in st["command"]
     assert (rep.out / "gcg-adaptive.jsonl").exists() and not (rep.out / "gcg-standard.jsonl").exists()
     tried = []
-    monkeypatch.setattr(R, "import_nanogcg", lambda: tried.append(1) or missing())
+    monkeypatch.setattr(reproduce_run, "import_nanogcg", lambda: tried.append(1) or missing())
     assert _rep(tmp_path, [], tiny_models, groups=("gcg",)).run()["steps"]["gcg"]["status"] == "partial"
     assert tried == [1]  # the missing half was tried again; the adaptive half was kept
