@@ -155,6 +155,8 @@ def write_calibrated(name: str, out: str | Path, max_fpr: float, batch_size: int
         cfg["window_threshold"] = res["windows"]["chosen"]["threshold"]
     # "from": the model as named on the command line (a trained name stays portable; no local path)
     cfg.setdefault("extra", {})["calibration"] = {**res, "from": name}
+    if "ensemble" in cfg["extra"]:  # saess.model.ensemble: its thresholds are now the mean's own
+        cfg["extra"]["ensemble"]["calibrated"] = "query and windows" if answers is not None else "query"
     (out / CONFIG_NAME).write_text(json.dumps(cfg, indent=2))
     (out / "calibration.json").write_text(json.dumps(res, indent=2) + "\n")
     logger.info("calibrated copy in %s (threshold %.4f); use it as --model %s", out, t, out)

@@ -34,7 +34,7 @@ from saess.errors import InputError
 from saess.generation.config import SamplingConfig, StrategicConfig
 from saess.model.masks import bool_to_float_mask
 from saess.model.tokens import collate
-from saess.model.window import check_sliding_window, unevicting_cache
+from saess.model.window import check_sliding_window, drop_last_slots, unevicting_cache
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +163,9 @@ class SafeGenerator:
         signal = cfg.reliance != "off"
         reads = signal and cfg.lm_reads_cls  # generated tokens attend to the [CLS] state
         recheck = signal and cfg.rechecks  # window verdicts are looked at again with the query
+        if reads and m.config.members > 1:
+            raise InputError(f"this model is an ensemble of {m.config.members} [CLS] classifiers: generated tokens "
+                             "cannot read one [CLS] state (lm_reads_cls must be off)")
         processors = self._processors(sp)
         gen = torch.Generator(device=dev).manual_seed(sp.seed) if sp.do_sample else None
 
@@ -178,7 +181,12 @@ class SafeGenerator:
         with torch.no_grad():
             logits, hidden, cache = m.run(batch.input_ids, batch.position_ids, mask, cache=unevicting_cache(),
                                           use_cache=True, logits_to_keep=1)
-            p0 = m.head(hidden[:, 0]).float().softmax(-1)[:, 1].tolist()
+            p0 = m.head(hidden[:, 0]).float().softmax(-1)[:, 1]
+            if m.config.members > 1:  # the other classifiers read the query too
+                reads_query = batch.valid & batch.content & ~batch.is_response
+                reads_query[:, 0] = False
+                (p0,) = self._members_mean(cache, [reads_query], [p0], [False])
+            p0 = p0.tolist()
         next_logits = logits[:, -1].float()
         next_pos = batch.position_ids[:, -1] + 1
         rows = [_Row(int(batch.is_response[b].sum())) for b in range(B)]
@@ -305,9 +313,16 @@ class SafeGenerator:
                 dbg["steps"].append({"tokens": chosen, "valid": tok_valid, "logits": next_logits.clone()})
             if evaluate:
                 with torch.no_grad():
-                    p = m.head(hidden[:, 1], window=win_rows).float().softmax(-1)[:, 1].tolist()
-                    p_look = m.head(hidden[:, 2], recheck=True).float().softmax(-1)[:, 1].tolist() if recheck else None
+                    p = m.head(hidden[:, 1], window=win_rows).float().softmax(-1)[:, 1]
+                    p_look = m.head(hidden[:, 2], recheck=True).float().softmax(-1)[:, 1] if recheck else None
                 _replace_cls_slot(cache, src=-3 if recheck else -2, drop=3 if recheck else 2)
+                if m.config.members > 1:  # the other classifiers read the same window (and look)
+                    if recheck:
+                        p, p_look = self._members_mean(cache, [window, look], [p, p_look], [False, True])
+                    else:
+                        (p,) = self._members_mean(cache, [window], [p], [False])
+                p = p.tolist()
+                p_look = p_look.tolist() if recheck else None
                 if record:
                     dbg["evals"].append({"step": step, "window": window.clone(), "p": p, "K": K, "p_look": p_look,
                                          "look": look.clone() if recheck else None})
@@ -337,6 +352,30 @@ class SafeGenerator:
             for res in results:
                 res.debug = dbg
         return results
+
+    @torch.no_grad()
+    def _members_mean(self, cache, reads: list[torch.Tensor], first: list[torch.Tensor], rechecks: list[bool]
+                      ) -> list[torch.Tensor]:
+        """An ensemble's judgements (docs/model.md, "Ensembles"): member 0 has judged in the pass that ran
+        (`first`, P(malicious) [B] per judgement); each other member judges the same views in one pass of
+        `len(reads)` `[CLS]` positions (position id 0) over `cache`, judgement i reading the keys `reads[i]`
+        (bool [B, keys in cache]) and itself; the positions are then dropped from the cache (nothing attends to
+        them). Returns the mean P per judgement."""
+        m = self.model
+        n, B = len(reads), reads[0].shape[0]
+        own = torch.eye(n, dtype=torch.bool, device=m.device)
+        allowed = torch.stack([torch.cat([r, own[i].expand(B, n)], 1) for i, r in enumerate(reads)], 1)
+        ids = torch.full((B, n), m.config.cls_token_id, device=m.device)
+        total = [p.clone() for p in first]
+        for k in range(1, m.config.members):
+            with m.member(k):
+                _, hidden, cache = m.run(ids, torch.zeros_like(ids), bool_to_float_mask(allowed[:, None], m.dtype),
+                                         cache=cache, use_cache=True, logits_to_keep=1,
+                                         cls_mask=torch.ones_like(ids, dtype=torch.bool))
+                drop_last_slots(cache, n)
+                for i in range(n):
+                    total[i] += m.head(hidden[:, i], recheck=rechecks[i]).float().softmax(-1)[:, 1]
+        return [t / m.config.members for t in total]
 
     @staticmethod
     def _unconfirmed(r: _Row, step: int) -> None:
@@ -461,6 +500,4 @@ def _replace_cls_slot(cache, src: int = -1, drop: int = 1) -> None:
         for name in ("keys", "values"):
             t = getattr(layer, name)
             t[:, :, 0] = t[:, :, src]
-            setattr(layer, name, t[:, :, :-drop])
-        if hasattr(layer, "cumulative_length"):
-            layer.cumulative_length -= drop
+    drop_last_slots(cache, drop)

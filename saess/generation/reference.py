@@ -117,11 +117,21 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
         finally:
             model.safety_logit_hook, model.recheck_logit_hook = hooks
 
+    def judge(upto: int, picks: list[tuple[int, bool, bool]]) -> list[float]:
+        """P(malicious) of the `[CLS]` positions `picks` (index, recheck, window) of a prefix pass; for an
+        ensemble (docs/model.md, "Ensembles") the members' mean, each member in a pass of its own."""
+        total = [0.0] * len(picks)
+        for k in range(model.config.members):
+            with model.member(k):
+                _, hidden = run(upto)
+                for i, (index, rc, w) in enumerate(picks):
+                    total[i] += head_p(hidden[0, index], recheck=rc, window=w)
+        return [t / model.config.members for t in total]
+
     copies: set[int] = set()
     first: dict[int, int] = {}  # second copy -> first copy of the same token
     recheck = signal and cfg.rechecks
-    _, hidden = run(P)
-    p0 = head_p(hidden[0, 0])
+    (p0,) = judge(P, [(0, False, False)])
     k = 0
     malicious_query = decide(0, p0)
     confirm = signal and malicious_query and cfg.confirms(p0)
@@ -193,11 +203,12 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
         stale[s - 1] = i
         latest_cls = j
         # --- the decision, on this function's own p ---
-        _, hidden = run((look if look is not None else j) + 1)
-        p = head_p(hidden[0, j], window=not rule1)
+        ps = judge((look if look is not None else j) + 1, [(j, False, not rule1)]
+                   + ([(look, True, False)] if look is not None else []))
+        p = ps[0]
         ref.p.append(p)
         if look is not None:
-            ref.p_look.append(head_p(hidden[0, look], recheck=True))
+            ref.p_look.append(ps[1])
         k += 1
         if stopped or not real or finished:
             continue

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from saess.model.compat import cache_kwarg, cache_of
 from saess.model.loading import load_causal_lm
 from saess.model.masks import bool_to_float_mask, build_cls_mask
 from saess.model.tokens import CLS_TOKEN, IGNORE, ChatEncoder, SafetyBatch, collate
-from saess.model.window import check_sliding_window
+from saess.model.window import check_sliding_window, drop_last_slots
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,10 @@ class SafetyConfig:
     # ... and its own `[CLS]`-only adapter (same rank): the query and window judgements are then two classifiers
     # over the same frozen LM (`saess compose`); False: the adapter is shared.
     window_cls_adapter: bool = False
+    # A seed ensemble of `[CLS]` classifiers over one frozen LM (docs/model.md, "Ensembles"; `saess ensemble`): the
+    # number of classifiers (each its own `[CLS]` embedding, `[CLS]`-only adapter and head); every judgement's
+    # P(malicious) is their mean. 1: one classifier.
+    members: int = 1
     extra: dict = field(default_factory=dict)  # training provenance etc.
 
 
@@ -134,6 +139,15 @@ class SafetyModel(nn.Module):
             if not (config.window_cls and self.cls_adapter is not None):
                 raise ModelError("window_cls_adapter needs window_cls and a [CLS]-only adapter (cls_adapter_r > 0)")
             self.window_adapter = ClsAdapter(lm, config.cls_adapter_r, config.cls_adapter_alpha)
+        # members 1.. of an ensemble (member 0 is cls_embedding / cls_adapter / safety_head); `_member`: the one
+        # whose parts `embed`, `run` and `head` use (`member(k)`); None: the ensemble (member 0's parts, and the
+        # scoring entry points average over every member, `members_mean`)
+        self.member_embeddings = nn.ParameterList()
+        self.member_heads = nn.ModuleList()
+        self.member_adapters = nn.ModuleList()
+        self._member: int | None = None
+        if config.members > 1:
+            self._new_members(config.members - 1)
         self.safety_logit_hook = None  # tests may force the head's output: fn(logits) -> logits
         self.recheck_logit_hook = None  # ... and that of the engine's rechecks (StrategicConfig.recheck)
 
@@ -197,6 +211,52 @@ class SafetyModel(nn.Module):
         self._copy_query_params_to_window()
         self.config.window_cls = True
 
+    def _new_members(self, n: int) -> None:
+        c = self.config
+        if c.members < 1:
+            raise ModelError(f"members must be >= 1, got {c.members}")
+        if c.window_cls or c.finetune != "none":
+            raise ModelError("an ensemble of [CLS] classifiers needs a frozen LM (finetune 'none') and no window [CLS] "
+                             f"(this config: finetune {c.finetune!r}, window_cls {c.window_cls})")
+        p = self.cls_embedding
+        for _ in range(n):
+            self.member_embeddings.append(nn.Parameter(torch.zeros_like(p)))
+            self.member_heads.append(nn.Linear(c.hidden_size, c.num_labels, dtype=p.dtype, device=p.device))
+            if c.cls_adapter_r > 0:
+                self.member_adapters.append(ClsAdapter(self.lm, c.cls_adapter_r, c.cls_adapter_alpha))
+
+    @contextmanager
+    def member(self, k: int):
+        """Within the block, `embed`, `run` and `head` use the parts of classifier `k` of the ensemble (0: the
+        first; a model with one classifier has only 0)."""
+        if not 0 <= k < self.config.members:
+            raise ModelError(f"member {k} of a model with {self.config.members} classifier(s)")
+        prev, self._member = self._member, k
+        try:
+            yield
+        finally:
+            self._member = prev
+
+    def _parts(self) -> tuple[nn.Parameter, nn.Linear, ClsAdapter | None]:
+        """The active member's `[CLS]` embedding, head and `[CLS]`-only adapter."""
+        k = self._member or 0
+        if k == 0:
+            return self.cls_embedding, self.safety_head, self.cls_adapter
+        adapter = self.member_adapters[k - 1] if len(self.member_adapters) else None
+        return self.member_embeddings[k - 1], self.member_heads[k - 1], adapter
+
+    def members_mean(self, first: torch.Tensor, fn) -> torch.Tensor:
+        """Safety logits of an ensemble: `first` (member 0's logits [..., 2]) and `fn()` run under each other
+        member give P per member; the result is the log of their mean (so that softmax gives the mean P).
+        A model with one classifier, or a call inside `member(k)`, returns `first`."""
+        if self.config.members == 1 or self._member is not None:
+            return first
+        probs = first.float().softmax(-1)
+        for k in range(1, self.config.members):
+            with self.member(k):
+                probs = probs + fn().float().softmax(-1)
+        return (probs / self.config.members).log()
+
     def _register_hook(self) -> None:
         if self._hook is not None:
             self._hook.remove()
@@ -227,6 +287,9 @@ class SafetyModel(nn.Module):
 
     def safety_parameters(self) -> list[nn.Parameter]:
         """What the signal trains besides the LM: `[CLS]` embedding, head, `[CLS]`-only adapter."""
+        if self.config.members > 1:
+            raise ModelError("an ensemble of [CLS] classifiers is not trained as one: train each member with "
+                             "`saess train`, then join them with `saess ensemble`")
         params = [self.cls_embedding, *self.safety_head.parameters()]
         if self.window_head is not None:
             params += [self.window_cls_embedding, *self.window_head.parameters()]
@@ -246,6 +309,12 @@ class SafetyModel(nn.Module):
             state.update({f"cls_adapter.{k}": v for k, v in self.cls_adapter.state_dict().items()})
         if self.window_adapter is not None:
             state.update({f"window_adapter.{k}": v for k, v in self.window_adapter.state_dict().items()})
+        for i in range(self.config.members - 1):
+            state.update({f"members.{i}.cls_embedding": self.member_embeddings[i],
+                          f"members.{i}.safety_head.weight": self.member_heads[i].weight,
+                          f"members.{i}.safety_head.bias": self.member_heads[i].bias})
+            if len(self.member_adapters):
+                state.update({f"members.{i}.cls_adapter.{k}": v for k, v in self.member_adapters[i].state_dict().items()})
         return {k: v.detach().cpu().contiguous() for k, v in state.items()}
 
     @torch.no_grad()
@@ -258,6 +327,19 @@ class SafetyModel(nn.Module):
         if extra:
             raise ModelError(f"safety.safetensors holds {extra[0]} but the model config has no such part "
                              "(window_cls / window_cls_adapter)")
+        held = {int(k.split(".")[1]) for k in state if k.startswith("members.")}
+        if held != set(range(self.config.members - 1)):
+            raise ModelError(f"the model config has {self.config.members} classifier(s) (members) but "
+                             f"safety.safetensors holds {len(held) + 1}")
+        for i in range(self.config.members - 1):
+            self.member_embeddings[i].copy_(state[f"members.{i}.cls_embedding"])
+            self.member_heads[i].weight.copy_(state[f"members.{i}.safety_head.weight"])
+            self.member_heads[i].bias.copy_(state[f"members.{i}.safety_head.bias"])
+            if len(self.member_adapters):
+                sub = state_part(state, f"members.{i}.cls_adapter.")
+                if not sub:
+                    raise ModelError(f"member {i + 1} of the ensemble has no [CLS]-only adapter in safety.safetensors")
+                self.member_adapters[i].load_state_dict(sub)
         self.cls_embedding.copy_(state["cls_embedding"])
         self.safety_head.weight.copy_(state["safety_head.weight"])
         self.safety_head.bias.copy_(state["safety_head.bias"])
@@ -301,7 +383,7 @@ class SafetyModel(nn.Module):
         vocab = self.lm.get_input_embeddings().weight.shape[0]
         safe = input_ids.masked_fill(cls_mask | (input_ids >= vocab), 0)
         emb = self.lm.get_input_embeddings()(safe)
-        emb = torch.where(cls_mask[..., None], self.cls_embedding.to(emb.dtype), emb)
+        emb = torch.where(cls_mask[..., None], self._parts()[0].to(emb.dtype), emb)
         if self.window_cls_embedding is not None and cls_window is not None:
             emb = torch.where((cls_mask & cls_window)[..., None], self.window_cls_embedding.to(emb.dtype), emb)
         return emb
@@ -327,14 +409,14 @@ class SafetyModel(nn.Module):
             win = cls_mask & cls_window if cls_window is not None else torch.zeros_like(cls_mask)
             self.cls_adapter.set_positions(cls_mask & ~win)
             self.window_adapter.set_positions(win)
-        elif self.cls_adapter is not None:
-            self.cls_adapter.set_positions(cls_mask)
+        elif self._parts()[2] is not None:
+            self._parts()[2].set_positions(cls_mask)
         try:
             out = self.lm(inputs_embeds=self.embed(input_ids, cls_mask, cls_window), attention_mask=attention_mask,
                           position_ids=position_ids, use_cache=use_cache, logits_to_keep=logits_to_keep,
                           **{cache_kwarg(self.lm): cache})
         finally:
-            for adapter in (self.cls_adapter, self.window_adapter):
+            for adapter in (self.cls_adapter, self.window_adapter, *self.member_adapters):
                 if adapter is not None:
                     adapter.set_positions(None)
         hidden, self._last_hidden = self._last_hidden, None
@@ -353,8 +435,9 @@ class SafetyModel(nn.Module):
         second look at a window verdict (StrategicConfig.recheck), which tests force with
         `recheck_logit_hook` instead of `safety_logit_hook`. `window` (bool [B]): the rows that judge a
         window without the query, read by the window head when the model has one."""
-        h = cls_hidden.to(self.safety_head.weight.dtype)
-        logits = self.safety_head(h)
+        head = self._parts()[1]
+        h = cls_hidden.to(head.weight.dtype)
+        logits = head(h)
         if self.window_head is not None and window is not None:
             window = torch.as_tensor(window, dtype=torch.bool, device=logits.device)
             if window.any():
@@ -400,6 +483,8 @@ class SafetyModel(nn.Module):
         logits, hidden, _ = self.run(batch.input_ids, batch.position_ids, mask,
                                      logits_to_keep=0 if compute_lm else 1, cls_window=win)
         safety_logits = self.head(hidden[:, 0], window=win[:, 0] if win is not None else None)
+        safety_logits = self.members_mean(safety_logits, lambda: self.head(
+            self.run(batch.input_ids, batch.position_ids, mask, logits_to_keep=1, cls_window=win)[1][:, 0]))
         out = SafetyOutput(safety_logits=safety_logits, lm_logits=logits if compute_lm else None)
         if compute_lm and (batch.labels != IGNORE).any():
             out.lm_loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), batch.labels[:, 1:].flatten(),
@@ -465,10 +550,15 @@ class SafetyModel(nn.Module):
         mask = bool_to_float_mask(torch.cat([keys, own], dim=-1)[:, None], self.dtype)
         ids = batch.input_ids[:, :1].expand(B, K)
         win = self._window_positions(ids, self.window_views(batch, cls_sees))
-        _, hidden, _ = self.run(ids, torch.zeros_like(ids), mask, cache=cache, use_cache=True,
-                                logits_to_keep=1, cls_mask=torch.ones_like(ids, dtype=torch.bool), cls_window=win)
-        return self.head(hidden.reshape(B * K, -1), window=win.reshape(-1) if win is not None else None
-                         ).reshape(B, K, -1)
+
+        def judge() -> torch.Tensor:
+            _, hidden, _ = self.run(ids, torch.zeros_like(ids), mask, cache=cache, use_cache=True,
+                                    logits_to_keep=1, cls_mask=torch.ones_like(ids, dtype=torch.bool), cls_window=win)
+            drop_last_slots(cache, K)  # the next member's [CLS] positions read the sequence alone again
+            return self.head(hidden.reshape(B * K, -1), window=win.reshape(-1) if win is not None else None
+                             ).reshape(B, K, -1)
+
+        return self.members_mean(judge(), judge)
 
     @torch.no_grad()
     def visible_kv(self, batch: SafetyBatch, store_dtype: torch.dtype = torch.float16
@@ -509,10 +599,15 @@ class SafetyModel(nn.Module):
         cache = DynamicCache(ddp_cache_data=[(keys[i], values[i]) for i in range(L)])
         cls_ids = torch.full((B, 1), self.config.cls_token_id, dtype=torch.long, device=self.device)
         win = self._window_positions(cls_ids, window) if window is not None else None
-        _, hidden, _ = self.run(cls_ids, torch.zeros_like(cls_ids), bool_to_float_mask(allowed[:, None, None], self.dtype),
-                                cache=cache, use_cache=True, logits_to_keep=1,
-                                cls_mask=torch.ones_like(cls_ids, dtype=torch.bool), cls_window=win)
-        return self.head(hidden[:, 0], window=win[:, 0] if win is not None else None)
+
+        def judge() -> torch.Tensor:
+            _, hidden, _ = self.run(cls_ids, torch.zeros_like(cls_ids),
+                                    bool_to_float_mask(allowed[:, None, None], self.dtype), cache=cache, use_cache=True,
+                                    logits_to_keep=1, cls_mask=torch.ones_like(cls_ids, dtype=torch.bool), cls_window=win)
+            drop_last_slots(cache, 1)
+            return self.head(hidden[:, 0], window=win[:, 0] if win is not None else None)
+
+        return self.members_mean(judge(), judge)
 
     @torch.no_grad()
     def classify(self, prompts: list[str], batch_size: int = 8, progress=None) -> list[float]:

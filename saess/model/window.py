@@ -50,3 +50,15 @@ def check_sliding_window(lm, max_length: int) -> None:
 def unevicting_cache():
     """A KV cache whose layers all keep every key (no sliding-window eviction): `[CLS]` stays in slot 0."""
     return DynamicCache()
+
+
+def drop_last_slots(cache, n: int) -> None:
+    """Drop the last `n` slots of every layer of `cache` (positions a pass appended only to be read once, such as
+    the `[CLS]` judgements of an ensemble's other members)."""
+    if n <= 0:
+        return
+    for layer in cache.layers:
+        for name in ("keys", "values"):
+            setattr(layer, name, getattr(layer, name)[:, :, :-n])
+        if hasattr(layer, "cumulative_length"):
+            layer.cumulative_length -= n

@@ -13,6 +13,7 @@ from saess.evaluation.signal_report import signal_report
 from saess.flags import on_off
 from saess.model import SafetyModel
 from saess.model.compose import compose_folders
+from saess.model.ensemble import ensemble_folders
 from saess.model.registry import load_safety_model
 from saess.training.bench import TrainBenchConfig, run_train_bench
 from saess.training.config import TrainConfig
@@ -29,7 +30,22 @@ def cmd_compose(args) -> int:
     return 0
 
 
+def cmd_ensemble(args) -> int:
+    path = ensemble_folders(args.member, args.out, registry=args.registry)
+    print(json.dumps({"out": str(path), "members": len(args.member),
+                      "next": f"saess calibrate --model {path} --out CALIBRATED (the first member's thresholds do "
+                              "not hold for the mean)"}))
+    return 0
+
+
 def register_training_commands(sub) -> None:
+    p = sub.add_parser("ensemble", help="one model from several runs of a frozen-LM recipe: the mean of their "
+                                        "[CLS] classifiers' P(malicious) (docs/model.md, 'Ensembles')")
+    p.add_argument("--member", action="append", required=True,
+                   help="MODEL (a trained name or folder); give it two or more times. The first gives the decoding "
+                        "settings")
+    p.add_argument("--out", required=True, help="folder of the ensemble (calibrate it before use)")
+    p.set_defaults(func=cmd_ensemble)
     p = sub.add_parser("compose", help="one model from two: the query judgement of one, the window judgement of another")
     p.add_argument("--query", required=True, help="MODEL whose [CLS], adapter, head, settings and query threshold judge "
                                                    "the query (step 0, rule 1, confirmation, recheck)")

@@ -158,23 +158,39 @@ class AdaptiveGCG:
             cache.batch_repeat_interleave(B)
             kw = {cache_kwarg(m.lm): cache, "use_cache": True}  # "cache" (5.24+) or "past_key_values"
         # Same pass as SafetyModel.run, but from inputs_embeds (the suffix rows come from a one-hot); [CLS] is slot 0
-        # of the chunk, where the [CLS]-only adapter acts (the query judgement: never a window [CLS])
-        adapter = m.cls_adapter
-        if adapter is not None:
-            at = torch.zeros(emb.shape[:2], dtype=torch.bool, device=emb.device)
-            at[:, 0] = True
-            adapter.set_positions(at)
-        try:
-            out = m.lm(inputs_embeds=emb, attention_mask=self.chunk_mask.expand(B, -1, -1, -1),
-                       position_ids=self.chunk_pos.expand(B, -1), logits_to_keep=n_tgt + 1, **kw)
-        finally:
-            if adapter is not None:
-                adapter.set_positions(None)
-        hidden, m._last_hidden = m._last_hidden, None  # [B, T', H]; [CLS] is slot 0 of the chunk
+        # of the chunk, where the [CLS]-only adapter acts (the query judgement: never a window [CLS]). An ensemble
+        # (docs/model.md, "Ensembles"): one pass per member, its own [CLS] row and adapter; the head term is
+        # -log of the members' mean P(benign); the target loss is that of member 0's pass
+        p_benign = None
+        for k in range(m.config.members):
+            with m.member(k):
+                cls_emb, _, adapter = m._parts()
+                emb_k = emb if k == 0 else torch.cat([cls_emb.to(emb.dtype).expand(B, 1, -1), emb[:, 1:]], dim=1)
+                if k and self.cache is not None:
+                    cache = copy.deepcopy(self.cache)
+                    cache.batch_repeat_interleave(B)
+                    kw = {cache_kwarg(m.lm): cache, "use_cache": True}
+                if adapter is not None:
+                    at = torch.zeros(emb.shape[:2], dtype=torch.bool, device=emb.device)
+                    at[:, 0] = True
+                    adapter.set_positions(at)
+                try:
+                    out_k = m.lm(inputs_embeds=emb_k, attention_mask=self.chunk_mask.expand(B, -1, -1, -1),
+                                 position_ids=self.chunk_pos.expand(B, -1), logits_to_keep=n_tgt + 1, **kw)
+                finally:
+                    if adapter is not None:
+                        adapter.set_positions(None)
+                hidden, m._last_hidden = m._last_hidden, None  # [B, T', H]; [CLS] is slot 0 of the chunk
+                pk = F.softmax(m.head(hidden[:, 0]).float(), dim=-1)[:, BENIGN]
+            if k == 0:
+                out, p_benign = out_k, pk
+            else:
+                p_benign = p_benign + pk
         logits = out.logits[:, :-1].float()  # [B, n_tgt, V]: position t-1 predicts target t
         tgt = self.target.expand(B, -1)
         ce = F.cross_entropy(logits.transpose(1, 2), tgt, reduction="none").mean(-1)
-        head = -F.log_softmax(m.head(hidden[:, 0]).float(), dim=-1)[:, BENIGN]
+        head = -torch.log(p_benign / m.config.members) if m.config.members > 1 else \
+            -F.log_softmax(m.head(hidden[:, 0]).float(), dim=-1)[:, BENIGN]
         return ce, head, (logits.argmax(-1) == tgt).all(-1)
 
     def token_gradient(self, ids: torch.Tensor) -> torch.Tensor:
