@@ -174,6 +174,9 @@ def test_what_an_ensemble_refuses():
     with pytest.raises(ModelError, match="member 2"):
         with e.member(2):
             pass
+    from saess.model.compose import compose_views
+    with pytest.raises(ModelError, match="ensemble"):
+        compose_views(_member(0), e)
 
 
 def test_adaptive_gcg_attacks_the_mean():
@@ -192,3 +195,28 @@ def test_adaptive_gcg_attacks_the_mean():
             a._setup(goal, target)
             each.append(torch.exp(-a.evaluate(ids[None])[1]))
         torch.testing.assert_close(head, -torch.log(torch.stack(each).mean(0)), atol=1e-4, rtol=0)
+
+
+def test_calibrate_sets_the_means_own_threshold(tmp_path):
+    """`saess calibrate` on an ensemble chooses the threshold on the members' mean P and marks it calibrated."""
+    import functools
+
+    from saess.cli import main
+    from saess.testing import TinyRegistry
+
+    e = _ensemble()
+    e.config.extra["signal"] = True
+    src = tmp_path / "ens"
+    e.save_pretrained(src)
+    assert json.loads((src / "saess_config.json").read_text())["extra"]["ensemble"]["calibrated"] is False
+    run = functools.partial(main, registry=TinyRegistry(lambda name: e))
+    assert run(["-q", "calibrate", "--model", str(src), "--max-fpr", "0.1", "--out", str(tmp_path / "cal")]) == 0
+    cfg = json.loads((tmp_path / "cal" / "saess_config.json").read_text())
+    assert cfg["extra"]["ensemble"]["calibrated"] == "query" and cfg["members"] == 3
+    res = json.loads((tmp_path / "cal" / "calibration.json").read_text())
+    # the threshold is the one the members' mean gives on the same split (not member 0's): calibrate() itself
+    from saess.evaluation.calibration import calibrate
+
+    with torch.no_grad():
+        want = calibrate(e, 0.1, progress=False)  # scores through classify: the mean (first test)
+    assert cfg["threshold"] == want["chosen"]["threshold"] == res["chosen"]["threshold"]

@@ -41,6 +41,8 @@ def compose_views(query: SafetyModel, window: SafetyModel) -> SafetyModel:
             raise ModelError(f"the {name} model fine-tunes its LM ({m.config.finetune!r}); composing needs a frozen LM")
         if m.cls_adapter is None:
             raise ModelError(f"the {name} model has no [CLS]-only adapter")
+        if m.config.members > 1:
+            raise ModelError(f"the {name} model is an ensemble of {m.config.members} classifiers; compose takes one")
     if qc.base_model != wc.base_model or qc.hidden_size != wc.hidden_size:
         raise ModelError(f"the two models sit on different base models ({qc.base_model!r} vs {wc.base_model!r})")
     if (qc.cls_adapter_r, qc.cls_adapter_alpha) != (wc.cls_adapter_r, wc.cls_adapter_alpha):  # one ClsAdapter shape
