@@ -146,6 +146,8 @@ class SafetyModel(nn.Module):
         self.member_heads = nn.ModuleList()
         self.member_adapters = nn.ModuleList()
         self._member: int | None = None
+        if not isinstance(config.members, int) or config.members < 1:
+            raise ModelError(f"members must be an integer >= 1, got {config.members!r}")
         if config.members > 1:
             self._new_members(config.members - 1)
         self.safety_logit_hook = None  # tests may force the head's output: fn(logits) -> logits
@@ -213,8 +215,6 @@ class SafetyModel(nn.Module):
 
     def _new_members(self, n: int) -> None:
         c = self.config
-        if c.members < 1:
-            raise ModelError(f"members must be >= 1, got {c.members}")
         if c.window_cls or c.finetune != "none":
             raise ModelError("an ensemble of [CLS] classifiers needs a frozen LM (finetune 'none') and no window [CLS] "
                              f"(this config: finetune {c.finetune!r}, window_cls {c.window_cls})")
