@@ -190,12 +190,12 @@ def _window_spans(n: int, strategic, n_pre: int = 0) -> list[tuple[tuple[int, in
 
 
 @torch.no_grad()  # scoring only: text_phase_multi_logits also serves training, with gradients
-def window_tuple_scores(model, items: list, batch_size: int = 32, progress=None) -> list[list[float]]:
-    """Per item (an encoded chat, its `_window_spans` tuples): per tuple, the smallest P(malicious) of its
-    windows, each window scored as `[CLS]` sees it (every token in its full chat context), one forward pass
-    per chat for all its windows."""
+def window_tuple_probs(model, items: list, batch_size: int = 32, progress=None) -> list[list[list[float]]]:
+    """Per item (an encoded chat, its `_window_spans` tuples): per tuple, the P(malicious) of each of its windows,
+    each window scored as `[CLS]` sees it (every token in its full chat context), one forward pass per chat for all
+    its windows."""
     model.eval()
-    out: list[list[float]] = [[] for _ in items]
+    out: list[list[list[float]]] = [[] for _ in items]
     order = sorted(range(len(items)), key=lambda i: len(items[i][0]))  # similar lengths pad less
     for s in range(0, len(order), batch_size):
         chunk = [(i, *items[i]) for i in order[s:s + batch_size]]
@@ -216,11 +216,16 @@ def window_tuple_scores(model, items: list, batch_size: int = 32, progress=None)
         for b, (i, _, tuples) in enumerate(chunk):
             k = 0
             for spans in tuples:
-                out[i].append(float(p[b, k:k + len(spans)].min()))
+                out[i].append([float(x) for x in p[b, k:k + len(spans)]])
                 k += len(spans)
         if progress:
             progress(len(chunk))
     return out
+
+
+def window_tuple_scores(model, items: list, batch_size: int = 32, progress=None) -> list[list[float]]:
+    """Per item: per tuple, the smallest P(malicious) of its windows (`window_tuple_probs`)."""
+    return [[min(t) for t in tuples] for tuples in window_tuple_probs(model, items, batch_size, progress)]
 
 
 def answer_window_scores(model, answers: list[tuple[str, str]], strategic, batch_size: int = 32,
@@ -231,21 +236,27 @@ def answer_window_scores(model, answers: list[tuple[str, str]], strategic, batch
     the rule-2 window and the rule-3 windows it opens). Windows are scored as `[CLS]` sees them
     (saess.training.views.response_view: every token in its full chat context). An answer too
     short for any tuple scores 0."""
-    enc = model.encoder
+    scores = [0.0] * len(answers)
+    for i, probs in answer_window_probs(model, answers, strategic, batch_size, progress).items():
+        scores[i] = max(min(t) for t in probs)
+    return scores
+
+
+def answer_window_probs(model, answers: list[tuple[str, str]], strategic, batch_size: int = 32,
+                        progress=None) -> dict[int, list[list[float]]]:
+    """Per answer (by index) long enough for a rule-2/3 tuple: the P(malicious) of every window of every tuple
+    (`window_tuple_probs`); an answer that cannot be encoded or has no tuple is left out."""
     index, items = [], []  # answer index; (encoded chat, [tuple of spans, ...])
     for i, (prompt, response) in enumerate(answers):
         try:
-            seq = enc.encode_chat(prompt, response, label=0, close_response=False)
+            seq = model.encoder.encode_chat(prompt, response, label=0, close_response=False)
         except InputError:
             continue
         tuples = _window_spans(len(seq) - seq.query_len, strategic)
         if tuples:
             index.append(i)
             items.append((seq, tuples))
-    scores = [0.0] * len(answers)
-    for i, mins in zip(index, window_tuple_scores(model, items, batch_size, progress), strict=True):
-        scores[i] = max(mins)
-    return scores
+    return dict(zip(index, window_tuple_probs(model, items, batch_size, progress), strict=True))
 
 
 def read_answers(path: str | Path) -> list[tuple[str, str]]:

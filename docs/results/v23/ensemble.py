@@ -27,8 +27,6 @@ import json
 import sys
 from pathlib import Path
 
-import torch
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(HERE.parent / "v19"))
@@ -46,48 +44,12 @@ def _answer_sets(recipe):
     return {"benign": benign, "packaged": packaged, "basemal": basemal}
 
 
-@torch.no_grad()
-def window_probs(model, answers, strategic, batch_size: int = 32) -> list[list[list[float]]]:
+def window_probs(model, answers, strategic) -> list[list[list[float]]]:
     """Per answer: per tuple of `_window_spans`, the P(malicious) of each of its windows ([] when too short)."""
-    from saess.errors import InputError
-    from saess.evaluation.calibration import _window_spans
-    from saess.model.tokens import collate
+    from saess.evaluation.calibration import answer_window_probs
 
-    model.eval()
-    items = []
-    for prompt, response in answers:
-        try:
-            seq = model.encoder.encode_chat(prompt, response, label=0, close_response=False)
-        except InputError:
-            items.append(None)
-            continue
-        items.append((seq, _window_spans(len(seq) - seq.query_len, strategic)))
-    out: list[list[list[float]]] = [[] for _ in answers]
-    live = [i for i, it in enumerate(items) if it is not None and it[1]]
-    order = sorted(live, key=lambda i: len(items[i][0]))
-    for s in range(0, len(order), batch_size):
-        chunk = [(i, *items[i]) for i in order[s:s + batch_size]]
-        batch = collate([seq for _, seq, _ in chunk], model.tokenizer.pad_token_id)
-        T = batch.input_ids.shape[1]
-        K = max(sum(len(t) for t in tuples) for _, _, tuples in chunk)
-        sees = torch.zeros(len(chunk), K, T, dtype=torch.bool)
-        for b, (_, seq, tuples) in enumerate(chunk):
-            shift = T - len(seq)
-            content = torch.tensor(seq.content, dtype=torch.bool)
-            k = 0
-            for spans in tuples:
-                for a, e in spans:
-                    lo, hi = seq.query_len + a, seq.query_len + e
-                    sees[b, k, lo + shift:hi + shift] = content[lo:hi]
-                    k += 1
-        p = model.text_phase_multi_logits(batch, sees).float().softmax(-1)[..., 1]
-        for b, (i, _, tuples) in enumerate(chunk):
-            k = 0
-            for spans in tuples:
-                out[i].append([float(x) for x in p[b, k:k + len(spans)]])
-                k += len(spans)
-        print(f"  windows {min(s + batch_size, len(order))}/{len(order)}", file=sys.stderr, flush=True)
-    return out
+    probs = answer_window_probs(model, answers, strategic)
+    return [probs.get(i, []) for i in range(len(answers))]
 
 
 def score(a) -> int:
