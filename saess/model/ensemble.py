@@ -20,13 +20,12 @@ from pathlib import Path
 
 from saess.errors import ModelError
 from saess.model.registry import ModelRegistry
-from saess.model.safety_model import SafetyModel, state_part
+from saess.model.safety_model import SafetyModel
 
 
 def _member_state(m: SafetyModel) -> dict:
-    st = m.safety_state()
-    return {"cls_embedding": st["cls_embedding"], **{f"safety_head.{k}": v for k, v in state_part(st, "safety_head.").items()},
-            **{f"cls_adapter.{k}": v for k, v in state_part(st, "cls_adapter.").items()}}
+    """A one-classifier model's `[CLS]` embedding, head and `[CLS]`-only adapter tensors (all it has)."""
+    return {k: v for k, v in m.safety_state().items() if k.startswith(("cls_embedding", "safety_head.", "cls_adapter."))}
 
 
 def ensemble_models(models: list[SafetyModel]) -> SafetyModel:

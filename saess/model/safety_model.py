@@ -409,8 +409,8 @@ class SafetyModel(nn.Module):
             win = cls_mask & cls_window if cls_window is not None else torch.zeros_like(cls_mask)
             self.cls_adapter.set_positions(cls_mask & ~win)
             self.window_adapter.set_positions(win)
-        elif self._parts()[2] is not None:
-            self._parts()[2].set_positions(cls_mask)
+        elif (adapter := self._parts()[2]) is not None:
+            adapter.set_positions(cls_mask)
         try:
             out = self.lm(inputs_embeds=self.embed(input_ids, cls_mask, cls_window), attention_mask=attention_mask,
                           position_ids=position_ids, use_cache=use_cache, logits_to_keep=logits_to_keep,

@@ -161,7 +161,7 @@ class AdaptiveGCG:
         # of the chunk, where the [CLS]-only adapter acts (the query judgement: never a window [CLS]). An ensemble
         # (docs/model.md, "Ensembles"): one pass per member, its own [CLS] row and adapter; the head term is
         # -log of the members' mean P(benign); the target loss is that of member 0's pass
-        p_benign = None
+        log_benign = []  # per member: log P(benign) [B]
         for k in range(m.config.members):
             with m.member(k):
                 cls_emb, _, adapter = m._parts()
@@ -181,16 +181,14 @@ class AdaptiveGCG:
                     if adapter is not None:
                         adapter.set_positions(None)
                 hidden, m._last_hidden = m._last_hidden, None  # [B, T', H]; [CLS] is slot 0 of the chunk
-                pk = F.softmax(m.head(hidden[:, 0]).float(), dim=-1)[:, BENIGN]
+                log_benign.append(F.log_softmax(m.head(hidden[:, 0]).float(), dim=-1)[:, BENIGN])
             if k == 0:
-                out, p_benign = out_k, pk
-            else:
-                p_benign = p_benign + pk
+                out = out_k
         logits = out.logits[:, :-1].float()  # [B, n_tgt, V]: position t-1 predicts target t
         tgt = self.target.expand(B, -1)
         ce = F.cross_entropy(logits.transpose(1, 2), tgt, reduction="none").mean(-1)
-        head = -torch.log(p_benign / m.config.members) if m.config.members > 1 else \
-            -F.log_softmax(m.head(hidden[:, 0]).float(), dim=-1)[:, BENIGN]
+        # -log of the members' mean P(benign); with one member exactly -log P(benign)
+        head = math.log(len(log_benign)) - torch.logsumexp(torch.stack(log_benign), dim=0)
         return ce, head, (logits.argmax(-1) == tgt).all(-1)
 
     def token_gradient(self, ids: torch.Tensor) -> torch.Tensor:
