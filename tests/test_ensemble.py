@@ -155,6 +155,39 @@ def test_save_load_through_the_command(tmp_path):
         back.load_safety_state(cut)
 
 
+def test_convert_stores_float16_and_loads_back_to_the_same_judgements(tmp_path, capsys):
+    """`saess convert`: the copy's tensors are float16 on disk (about half the bytes), its config and thresholds are
+    the source's, and loaded (cast back to fp32) it judges as the source within the rounding; a second save keeps
+    float16 (the dtype is in the config)."""
+    from safetensors.torch import load_file
+
+    from saess.cli import main
+    from saess.model.registry import ModelRegistry
+
+    e = _ensemble()
+    e.config.threshold = 0.37
+    e.save_pretrained(tmp_path / "e")
+    assert main(["convert", "--model", str(tmp_path / "e"), "--weights-dtype", "float16", "--out",
+                 str(tmp_path / "h")], registry=ModelRegistry()) == 0
+    state = load_file(tmp_path / "h" / "safety.safetensors")
+    assert {v.dtype for v in state.values()} == {torch.float16}
+    assert (tmp_path / "h" / "safety.safetensors").stat().st_size < 0.6 * (tmp_path / "e" / "safety.safetensors").stat().st_size
+    back = SafetyModel.from_pretrained(tmp_path / "h", base_lm=tiny_safety_model("llama", "chatml", seed=0).lm)
+    assert back.dtype == torch.float32 and back.config.threshold == 0.37 and back.config.weights_dtype == "float16"
+    info = back.config.extra["weights_dtype"]
+    assert info["from_dtype"] == "float32" and 0 < info["max_abs_weight_change"] < 1e-2
+    batch = collate(_views(back), back.tokenizer.pad_token_id)
+    with torch.no_grad():
+        got, want = _p(back.text_phase_safety_logits(batch)), _p(e.text_phase_safety_logits(batch))
+    assert not torch.equal(got, want)  # the rounding is real ...
+    torch.testing.assert_close(got, want, atol=2e-3, rtol=0)  # ... and small
+    back.save_pretrained(tmp_path / "h2")
+    assert {v.dtype for v in load_file(tmp_path / "h2" / "safety.safetensors").values()} == {torch.float16}
+    assert main(["convert", "--model", str(tmp_path / "h"), "--weights-dtype", "float16", "--out",
+                 str(tmp_path / "h")]) != 0
+    assert "own folder" in capsys.readouterr().err
+
+
 def test_what_an_ensemble_refuses():
     with pytest.raises(ModelError, match="at least two"):
         ensemble_models([_member(0)])

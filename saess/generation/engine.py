@@ -357,25 +357,28 @@ class SafeGenerator:
     def _members_mean(self, cache, reads: list[torch.Tensor], first: list[torch.Tensor], rechecks: list[bool]
                       ) -> list[torch.Tensor]:
         """An ensemble's judgements (docs/model.md, "Ensembles"): member 0 has judged in the pass that ran
-        (`first`, P(malicious) [B] per judgement); each other member judges the same views in one pass of
-        `len(reads)` `[CLS]` positions (position id 0) over `cache`, judgement i reading the keys `reads[i]`
-        (bool [B, keys in cache]) and itself; the positions are then dropped from the cache (nothing attends to
-        them). Returns the mean P per judgement."""
+        (`first`, P(malicious) [B] per judgement); the other members judge the same views in one pass of
+        `(members - 1) * len(reads)` `[CLS]` positions (position id 0, each with its member's embedding and adapter:
+        `run(cls_member=...)`) over `cache`, judgement i reading the keys `reads[i]` (bool [B, keys in cache]) and
+        itself; the positions are then dropped from the cache (nothing attends to them). Returns the mean P per
+        judgement."""
         m = self.model
-        n, B = len(reads), reads[0].shape[0]
-        own = torch.eye(n, dtype=torch.bool, device=m.device)
-        allowed = torch.stack([torch.cat([r, own[i].expand(B, n)], 1) for i, r in enumerate(reads)], 1)
-        ids = torch.full((B, n), m.config.cls_token_id, device=m.device)
+        n, B, K = len(reads), reads[0].shape[0], m.config.members
+        slots = (K - 1) * n
+        own = torch.eye(slots, dtype=torch.bool, device=m.device)
+        allowed = torch.stack([torch.cat([reads[j % n], own[j].expand(B, slots)], 1) for j in range(slots)], 1)
+        ids = torch.full((B, slots), m.config.cls_token_id, device=m.device)
+        member = (torch.arange(slots, device=m.device) // n + 1).expand(B, slots)
+        _, hidden, cache = m.run(ids, torch.zeros_like(ids), bool_to_float_mask(allowed[:, None], m.dtype),
+                                 cache=cache, use_cache=True, logits_to_keep=1,
+                                 cls_mask=torch.ones_like(ids, dtype=torch.bool), cls_member=member)
+        drop_last_slots(cache, slots)
         total = [p.clone() for p in first]
-        for k in range(1, m.config.members):
+        for k in range(1, K):
             with m.member(k):
-                _, hidden, cache = m.run(ids, torch.zeros_like(ids), bool_to_float_mask(allowed[:, None], m.dtype),
-                                         cache=cache, use_cache=True, logits_to_keep=1,
-                                         cls_mask=torch.ones_like(ids, dtype=torch.bool))
-                drop_last_slots(cache, n)
                 for i in range(n):
-                    total[i] += m.head(hidden[:, i], recheck=rechecks[i]).float().softmax(-1)[:, 1]
-        return [t / m.config.members for t in total]
+                    total[i] += m.head(hidden[:, (k - 1) * n + i], recheck=rechecks[i]).float().softmax(-1)[:, 1]
+        return [t / K for t in total]
 
     @staticmethod
     def _unconfirmed(r: _Row, step: int) -> None:

@@ -86,7 +86,13 @@ class SafetyConfig:
     # number of classifiers (each its own `[CLS]` embedding, `[CLS]`-only adapter and head); every judgement's
     # P(malicious) is their mean. 1: one classifier.
     members: int = 1
+    # The dtype `safety.safetensors` stores its tensors in ("float32", "float16", "bfloat16"); loading casts them to
+    # the model's dtype. float16 halves an artifact (an ensemble's members) at a rounding of about 5e-4 relative.
+    weights_dtype: str = "float32"
     extra: dict = field(default_factory=dict)  # training provenance etc.
+
+
+_WEIGHTS_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 def state_part(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -372,9 +378,10 @@ class SafetyModel(nn.Module):
         return self.cls_embedding.dtype
 
     def embed(self, input_ids: torch.Tensor, cls_mask: torch.Tensor | None = None,
-              cls_window: torch.Tensor | None = None) -> torch.Tensor:
+              cls_window: torch.Tensor | None = None, cls_member: torch.Tensor | None = None) -> torch.Tensor:
         """Token embeddings [B, T, H]; positions in `cls_mask` (default: column 0) get `cls_embedding`,
         those of them in `cls_window` (bool [B, T]) the window `[CLS]`'s, when the model has one.
+        `cls_member` (long [B, T]): an ensemble's member per `[CLS]` position (see `run`).
 
         Only the library places `[CLS]`, so only flagged positions become `[CLS]`: the id
         appearing anywhere else (it cannot come from user text) is not treated as one.
@@ -383,7 +390,12 @@ class SafetyModel(nn.Module):
         vocab = self.lm.get_input_embeddings().weight.shape[0]
         safe = input_ids.masked_fill(cls_mask | (input_ids >= vocab), 0)
         emb = self.lm.get_input_embeddings()(safe)
-        emb = torch.where(cls_mask[..., None], self._parts()[0].to(emb.dtype), emb)
+        if cls_member is None:
+            emb = torch.where(cls_mask[..., None], self._parts()[0].to(emb.dtype), emb)
+        else:
+            for k in range(self.config.members):
+                with self.member(k):
+                    emb = torch.where((cls_mask & (cls_member == k))[..., None], self._parts()[0].to(emb.dtype), emb)
         if self.window_cls_embedding is not None and cls_window is not None:
             emb = torch.where((cls_mask & cls_window)[..., None], self.window_cls_embedding.to(emb.dtype), emb)
         return emb
@@ -398,21 +410,30 @@ class SafetyModel(nn.Module):
 
     def run(self, input_ids, position_ids, attention_mask, cache=None, use_cache: bool = False,
             logits_to_keep: int = 0, cls_mask: torch.Tensor | None = None,
-            cls_window: torch.Tensor | None = None):
+            cls_window: torch.Tensor | None = None, cls_member: torch.Tensor | None = None):
         """One LM pass. Returns (lm_logits, last_hidden [B, T, H], cache).
 
         `attention_mask` is a 4D float mask [B, 1, T, past + T] (see `saess.model.masks`);
-        `cls_window` (bool [B, T]): the `[CLS]` positions that judge a window (see `embed`).
+        `cls_window` (bool [B, T]): the `[CLS]` positions that judge a window (see `embed`);
+        `cls_member` (long [B, T], ensembles): each `[CLS]` position's member, whose embedding and adapter it gets,
+        so that several members judge in one pass (the engine's `_members_mean`); None: the active member's.
         """
         cls_mask = self.cls_positions(input_ids, cls_mask)
-        if self.window_adapter is not None:  # each [CLS] position gets the adapter of its judgement
+        if cls_member is not None:
+            if self.window_adapter is not None:
+                raise ModelError("cls_member (an ensemble's members in one pass) with a window [CLS] adapter")
+            for k in range(self.config.members):
+                with self.member(k):
+                    if (adapter := self._parts()[2]) is not None:
+                        adapter.set_positions(cls_mask & (cls_member == k))
+        elif self.window_adapter is not None:  # each [CLS] position gets the adapter of its judgement
             win = cls_mask & cls_window if cls_window is not None else torch.zeros_like(cls_mask)
             self.cls_adapter.set_positions(cls_mask & ~win)
             self.window_adapter.set_positions(win)
         elif (adapter := self._parts()[2]) is not None:
             adapter.set_positions(cls_mask)
         try:
-            out = self.lm(inputs_embeds=self.embed(input_ids, cls_mask, cls_window), attention_mask=attention_mask,
+            out = self.lm(inputs_embeds=self.embed(input_ids, cls_mask, cls_window, cls_member), attention_mask=attention_mask,
                           position_ids=position_ids, use_cache=use_cache, logits_to_keep=logits_to_keep,
                           **{cache_kwarg(self.lm): cache})
         finally:
@@ -633,7 +654,11 @@ class SafetyModel(nn.Module):
         path.mkdir(parents=True, exist_ok=True)
         (path / CONFIG_NAME).write_text(json.dumps(asdict(self.config), indent=2))
         self.tokenizer.save_pretrained(path)
-        save_file(self.safety_state(), path / SAFETY_WEIGHTS)
+        store = _WEIGHTS_DTYPES.get(self.config.weights_dtype)
+        if store is None:
+            raise ModelError(f"weights_dtype {self.config.weights_dtype!r}: expected one of {sorted(_WEIGHTS_DTYPES)}")
+        save_file({k: v.to(store) if v.is_floating_point() else v for k, v in self.safety_state().items()},
+                  path / SAFETY_WEIGHTS)
         if self.config.finetune == "lora":
             self.lm.save_pretrained(path / ADAPTER_DIR)
         elif self.config.finetune == "full":

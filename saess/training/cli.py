@@ -15,6 +15,7 @@ from saess.model import SafetyModel
 from saess.model.compose import compose_folders
 from saess.model.ensemble import ensemble_folders
 from saess.model.registry import load_safety_model
+from saess.model.storage import convert_folder
 from saess.training.bench import TrainBenchConfig, run_train_bench
 from saess.training.config import TrainConfig
 from saess.training.pipeline import VARIANTS, PipelineConfig, publish, run_pipeline
@@ -38,7 +39,19 @@ def cmd_ensemble(args) -> int:
     return 0
 
 
+def cmd_convert(args) -> int:
+    info = convert_folder(args.model, args.out, args.weights_dtype, registry=args.registry)
+    print(json.dumps({"out": str(args.out), **info}))
+    return 0
+
+
 def register_training_commands(sub) -> None:
+    p = sub.add_parser("convert", help="copy a saved model with its safety tensors stored in another dtype (float16 "
+                                       "halves an ensemble); config and thresholds unchanged")
+    p.add_argument("--model", required=True, help="MODEL (a trained name or folder)")
+    p.add_argument("--weights-dtype", required=True, choices=["float32", "float16", "bfloat16"])
+    p.add_argument("--out", required=True, help="folder of the copy")
+    p.set_defaults(func=cmd_convert)
     p = sub.add_parser("ensemble", help="one model from several runs of a frozen-LM recipe: the mean of their "
                                         "[CLS] classifiers' P(malicious) (docs/model.md, 'Ensembles')")
     p.add_argument("--member", action="append", required=True,
