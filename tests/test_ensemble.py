@@ -101,8 +101,9 @@ def test_engine_equals_the_reference_for_an_ensemble(schedule, reliance, recheck
 
 
 def test_the_engine_judges_with_the_mean_and_leaves_every_token_as_it_was():
-    """The query judgement is the members' mean; with no decision acting (threshold above 1) every step's logits are
-    bit-identical to member 0's alone (the appended member positions leave the cache as it was)."""
+    """The query judgement is the members' mean; with no decision acting (threshold above 1) every token is member
+    0's alone and every step's logits equal its own within float rounding (the members' positions in the step's pass
+    are read by nothing and leave the cache as it was)."""
     e, members = _ensemble(), [_member(k) for k in range(3)]
     cfg = StrategicConfig(schedule="every", reliance="high", tau=2, r1=4, r2=3, r3=2, lm_reads_cls=False,
                           threshold=0.9999, recheck=0.5)
@@ -115,7 +116,7 @@ def test_the_engine_judges_with_the_mean_and_leaves_every_token_as_it_was():
     assert all(t["decision"] == "benign" for r in [*got, *alone[0]] for t in r.trace)
     assert [r.generated for r in got] == [r.generated for r in alone[0]]
     for s_e, s_0 in zip(got[0].debug["steps"], alone[0][0].debug["steps"], strict=True):
-        assert torch.equal(s_e["logits"], s_0["logits"])
+        torch.testing.assert_close(s_e["logits"], s_0["logits"], atol=1e-5, rtol=0)
     # each re-evaluation's P is the mean of the members' own
     for i, ev in enumerate(got[0].debug["evals"]):
         want = [sum(a[0].debug["evals"][i]["p"][b] for a in alone) / 3 for b in range(len(PROMPTS))]

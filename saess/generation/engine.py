@@ -274,37 +274,46 @@ class SafeGenerator:
                 dup_row = tok_row.clone()
                 dup_row[:, 0] = False
                 dup_row[:, -1] = False
-                no, yes = (torch.full((B, 1), v, dtype=torch.bool, device=dev) for v in (False, True))
                 cls_t = torch.full_like(tok_t, cls_id)
                 zero = torch.zeros_like(next_pos)
+                # the judgements of this step: the window, and with `recheck` the look (the query + the window)
+                reads_of = [window]
                 if recheck:
                     look = window | is_query_content
                     look[:, 0] = False
-                    allowed = torch.stack([torch.cat([tok_row, no, no, no], 1),
-                                           torch.cat([window, yes, no, no], 1),
-                                           torch.cat([look, no, yes, no], 1),
-                                           torch.cat([dup_row, yes if reads else no, no, yes], 1)], 1)
-                    ids = torch.cat([tok_t, cls_t, cls_t, tok_t], 1)
-                    pos = torch.stack([next_pos, zero, zero, next_pos], 1)
-                else:
-                    allowed = torch.stack([torch.cat([tok_row, no, no], 1),
-                                           torch.cat([window, yes, no], 1),
-                                           torch.cat([dup_row, yes if reads else no, yes], 1)], 1)
-                    ids = torch.cat([tok_t, cls_t, tok_t], 1)
-                    pos = torch.stack([next_pos, zero, next_pos], 1)
+                    reads_of.append(look)
+                n = len(reads_of)
+                # an ensemble's other members judge the same views in this pass: (members - 1) x n more [CLS]
+                # positions before the token's copy, each reading its view and itself (docs/model.md, "Ensembles")
+                M = (m.config.members - 1) * n
+                own = torch.eye(n + M, dtype=torch.bool, device=dev)
+                no1 = torch.zeros(B, 1, dtype=torch.bool, device=dev)
+                rows_ = [torch.cat([tok_row, own[0].new_zeros(B, n + M), no1], 1)]
+                for j in range(n + M):
+                    rows_.append(torch.cat([reads_of[j % n], own[j].expand(B, n + M), no1], 1))
+                first_cls = torch.zeros(B, n + M, dtype=torch.bool, device=dev)
+                first_cls[:, 0] = reads  # the token's copy reads the new [CLS] when the LM reads it
+                rows_.append(torch.cat([dup_row, first_cls, ~no1], 1))
+                allowed = torch.stack(rows_, 1)
+                ids = torch.cat([tok_t, cls_t.expand(B, n + M), tok_t], 1)
+                pos = torch.cat([next_pos[:, None], zero[:, None].expand(B, n + M), next_pos[:, None]], 1)
                 cls_mask = ids == cls_id
                 cls_mask[:, 0] = cls_mask[:, -1] = False
+                cls_member = None
+                if M:
+                    cls_member = torch.zeros_like(ids)
+                    cls_member[:, 1 + n:1 + n + M] = (torch.arange(M, device=dev) // n + 1)
                 cls_window = None
                 if win_rows is not None:
                     cls_window = torch.zeros_like(cls_mask)
                     cls_window[:, 1] = win_rows
             else:
                 allowed = tok_row[:, None]
-                ids, pos, cls_mask, cls_window = tok_t, next_pos[:, None], None, None
+                ids, pos, cls_mask, cls_window, cls_member = tok_t, next_pos[:, None], None, None, None
             step_mask = bool_to_float_mask(allowed[:, None], m.dtype)
             with torch.no_grad():
                 logits, hidden, cache = m.run(ids, pos, step_mask, cache=cache, use_cache=True, cls_mask=cls_mask,
-                                              cls_window=cls_window)
+                                              cls_window=cls_window, cls_member=cls_member)
             next_logits = logits[:, -1].float()  # the token's copy that saw the new [CLS], if any
             if cls_id < V:
                 next_logits[:, cls_id] = float("-inf")
@@ -315,12 +324,16 @@ class SafeGenerator:
                 with torch.no_grad():
                     p = m.head(hidden[:, 1], window=win_rows).float().softmax(-1)[:, 1]
                     p_look = m.head(hidden[:, 2], recheck=True).float().softmax(-1)[:, 1] if recheck else None
-                _replace_cls_slot(cache, src=-3 if recheck else -2, drop=3 if recheck else 2)
-                if m.config.members > 1:  # the other classifiers read the same window (and look)
-                    if recheck:
-                        p, p_look = self._members_mean(cache, [window, look], [p, p_look], [False, True])
-                    else:
-                        (p,) = self._members_mean(cache, [window], [p], [False])
+                    if M:  # the mean over the members of each judgement
+                        judged = [p, p_look][:n]
+                        for k in range(1, m.config.members):
+                            with m.member(k):
+                                for i in range(n):
+                                    h = hidden[:, 1 + n + (k - 1) * n + i]
+                                    judged[i] = judged[i] + m.head(h, recheck=i == 1).float().softmax(-1)[:, 1]
+                        p, *rest = [x / m.config.members for x in judged]
+                        p_look = rest[0] if recheck else None
+                _replace_cls_slot(cache, src=-(n + M + 1), drop=n + M + 1)
                 p = p.tolist()
                 p_look = p_look.tolist() if recheck else None
                 if record:

@@ -55,7 +55,7 @@ class ClsAdapter(nn.Module):
     Parameters are named `A.<key>` / `B.<key>` with `.` in the key replaced by `__`.
     """
 
-    def __init__(self, lm: nn.Module, r: int = 8, alpha: float = 16.0):
+    def __init__(self, lm: nn.Module, r: int = 8, alpha: float = 16.0, attach: bool = True):
         super().__init__()
         if r < 1:
             raise ValueError(f"cls adapter rank must be >= 1, got {r}")
@@ -75,7 +75,12 @@ class ClsAdapter(nn.Module):
         self._positions: torch.Tensor | None = None
         self.enabled = True
         self._handles = []
-        self.attach(lm)
+        # adapters without hooks of their own (`attach=False`: an ensemble's other members) whose deltas this one's
+        # hooks add at their own positions: one hook per linear layer however many members, and a pass where no
+        # adapter has positions costs one early return per layer (SafetyModel.run sets each one's positions)
+        self.others: list[ClsAdapter] = []
+        if attach:
+            self.attach(lm)
 
     def attach(self, lm: nn.Module) -> None:
         """(Re-)register the hooks on `lm`'s decoder linear layers."""
@@ -93,16 +98,19 @@ class ClsAdapter(nn.Module):
 
     def _hook(self, k: str):
         def hook(_mod, inputs, output):
-            pos = self._positions
-            if pos is None or not self.enabled:
-                return None
-            x = inputs[0]
-            if x.shape[:2] != pos.shape:
-                return None  # not a [B, T, .] activation of this pass
-            a, b = self.A[k], self.B[k]
-            delta = (x[pos].to(a.dtype) @ a.t()) @ b.t() * self.scale  # [n, out]
-            out = output.clone()
-            out[pos] = out[pos] + delta.to(out.dtype)
+            out = None
+            for ad in (self, *self.others):
+                pos = ad._positions
+                if pos is None or not ad.enabled:
+                    continue
+                x = inputs[0]
+                if x.shape[:2] != pos.shape:
+                    continue  # not a [B, T, .] activation of this pass
+                a, b = ad.A[k], ad.B[k]
+                delta = (x[pos].to(a.dtype) @ a.t()) @ b.t() * ad.scale  # [n, out]
+                if out is None:
+                    out = output.clone()
+                out[pos] = out[pos] + delta.to(out.dtype)
             return out
 
         return hook

@@ -229,7 +229,9 @@ class SafetyModel(nn.Module):
             self.member_embeddings.append(nn.Parameter(torch.zeros_like(p)))
             self.member_heads.append(nn.Linear(c.hidden_size, c.num_labels, dtype=p.dtype, device=p.device))
             if c.cls_adapter_r > 0:
-                self.member_adapters.append(ClsAdapter(self.lm, c.cls_adapter_r, c.cls_adapter_alpha))
+                # no hooks of its own: member 0's adapter applies it at its positions (ClsAdapter.others)
+                self.member_adapters.append(ClsAdapter(self.lm, c.cls_adapter_r, c.cls_adapter_alpha, attach=False))
+                self.cls_adapter.others.append(self.member_adapters[-1])
 
     @contextmanager
     def member(self, k: int):
