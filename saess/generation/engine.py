@@ -288,7 +288,7 @@ class SafeGenerator:
                 M = (m.config.members - 1) * n
                 own = torch.eye(n + M, dtype=torch.bool, device=dev)
                 no1 = torch.zeros(B, 1, dtype=torch.bool, device=dev)
-                rows_ = [torch.cat([tok_row, own[0].new_zeros(B, n + M), no1], 1)]
+                rows_ = [torch.cat([tok_row, torch.zeros(B, n + M, dtype=torch.bool, device=dev), no1], 1)]
                 for j in range(n + M):
                     rows_.append(torch.cat([reads_of[j % n], own[j].expand(B, n + M), no1], 1))
                 first_cls = torch.zeros(B, n + M, dtype=torch.bool, device=dev)

@@ -418,7 +418,8 @@ class SafetyModel(nn.Module):
         `attention_mask` is a 4D float mask [B, 1, T, past + T] (see `saess.model.masks`);
         `cls_window` (bool [B, T]): the `[CLS]` positions that judge a window (see `embed`);
         `cls_member` (long [B, T], ensembles): each `[CLS]` position's member, whose embedding and adapter it gets,
-        so that several members judge in one pass (the engine's `_members_mean`); None: the active member's.
+        so that several members judge in one pass (the engine's re-evaluation steps and `_members_mean`); None: the
+        active member's.
         """
         cls_mask = self.cls_positions(input_ids, cls_mask)
         if cls_member is not None:
