@@ -123,6 +123,44 @@ def test_the_engine_judges_with_the_mean_and_leaves_every_token_as_it_was():
         assert ev["p"] == pytest.approx(want, abs=1e-5)
 
 
+def test_members_in_one_pass_leave_every_token_as_the_base_computes_it():
+    """`run(cls_member=...)`: three members' `[CLS]` positions in one pass. The tokens (which attend to no `[CLS]`)
+    are bit-identical with the member adapters on or off (their deltas act at their own positions only, through member
+    0's hooks), and each `[CLS]` position reads as that member alone would."""
+    from saess.model.masks import bool_to_float_mask
+
+    e, members = _ensemble(), [_member(k) for k in range(3)]
+    ids = torch.tensor([[5, 9, 11, 7, 3, 2, 2, 2]])
+    ids[0, 5:] = e.config.cls_token_id
+    T, n = ids.shape[1], 5  # 5 tokens, then one [CLS] per member
+    allowed = torch.zeros(1, T, T, dtype=torch.bool)
+    allowed[0, :n, :n] = torch.tril(torch.ones(n, n, dtype=torch.bool))  # causal tokens, no [CLS]
+    for j in range(3):
+        allowed[0, n + j, :n] = True
+        allowed[0, n + j, n + j] = True
+    mask = bool_to_float_mask(allowed[:, None], e.dtype)
+    pos = torch.tensor([[0, 1, 2, 3, 4, 0, 0, 0]])
+    cls_mask = ids == e.config.cls_token_id
+    member = torch.tensor([[0, 0, 0, 0, 0, 0, 1, 2]])
+    with torch.no_grad():
+        _, on, _ = e.run(ids, pos, mask, cls_mask=cls_mask, cls_member=member)
+        for ad in (e.cls_adapter, *e.member_adapters):
+            ad.enabled = False
+        _, off, _ = e.run(ids, pos, mask, cls_mask=cls_mask, cls_member=member)
+        for ad in (e.cls_adapter, *e.member_adapters):
+            ad.enabled = True
+        assert torch.equal(on[:, :n], off[:, :n])
+        assert not torch.allclose(on[:, n:], off[:, n:], atol=1e-4)  # the adapters act at the [CLS] positions
+        for k, m in enumerate(members):
+            one = torch.cat([ids[:, :n], ids[:, n:n + 1]], 1)
+            a1 = torch.zeros(1, n + 1, n + 1, dtype=torch.bool)
+            a1[0, :n, :n] = allowed[0, :n, :n]
+            a1[0, n, :n + 1] = True
+            _, alone, _ = m.run(one, pos[:, :n + 1], bool_to_float_mask(a1[:, None], m.dtype),
+                                cls_mask=one == m.config.cls_token_id)
+            torch.testing.assert_close(on[:, n + k], alone[:, n], atol=1e-5, rtol=0)
+
+
 def test_save_load_through_the_command(tmp_path):
     from saess.cli import main
     from saess.model.registry import ModelRegistry
