@@ -185,7 +185,7 @@ class SafeGenerator:
             if m.config.members > 1:  # the other classifiers read the query too
                 reads_query = batch.valid & batch.content & ~batch.is_response
                 reads_query[:, 0] = False
-                (p0,) = self._members_mean(cache, [reads_query], [p0], [False])
+                p0 = self._query_members_mean(cache, reads_query, p0)
             p0 = p0.tolist()
         next_logits = logits[:, -1].float()
         next_pos = batch.position_ids[:, -1] + 1
@@ -325,13 +325,7 @@ class SafeGenerator:
                     p = m.head(hidden[:, 1], window=win_rows).float().softmax(-1)[:, 1]
                     p_look = m.head(hidden[:, 2], recheck=True).float().softmax(-1)[:, 1] if recheck else None
                     if M:  # the mean over the members of each judgement
-                        judged = [p, p_look][:n]
-                        for k in range(1, m.config.members):
-                            with m.member(k):
-                                for i in range(n):
-                                    h = hidden[:, 1 + n + (k - 1) * n + i]
-                                    judged[i] = judged[i] + m.head(h, recheck=i == 1).float().softmax(-1)[:, 1]
-                        p, *rest = [x / m.config.members for x in judged]
+                        p, *rest = self._mean_over_members(hidden[:, 1 + n:1 + n + M], [p, p_look][:n])
                         p_look = rest[0] if recheck else None
                 _replace_cls_slot(cache, src=-(n + M + 1), drop=n + M + 1)
                 p = p.tolist()
@@ -367,31 +361,35 @@ class SafeGenerator:
         return results
 
     @torch.no_grad()
-    def _members_mean(self, cache, reads: list[torch.Tensor], first: list[torch.Tensor], rechecks: list[bool]
-                      ) -> list[torch.Tensor]:
-        """An ensemble's judgements (docs/model.md, "Ensembles"): member 0 has judged in the pass that ran
-        (`first`, P(malicious) [B] per judgement); the other members judge the same views in one pass of
-        `(members - 1) * len(reads)` `[CLS]` positions (position id 0, each with its member's embedding and adapter:
-        `run(cls_member=...)`) over `cache`, judgement i reading the keys `reads[i]` (bool [B, keys in cache]) and
-        itself; the positions are then dropped from the cache (nothing attends to them). Returns the mean P per
-        judgement."""
+    def _query_members_mean(self, cache, reads: torch.Tensor, p0: torch.Tensor) -> torch.Tensor:
+        """An ensemble's query judgement (docs/model.md, "Ensembles"): member 0 has judged in the prompt pass (`p0`,
+        P(malicious) [B]); the other members judge the same query in one pass of `members - 1` `[CLS]` positions
+        (position id 0, each with its member's embedding and adapter: `run(cls_member=...)`) over `cache`, each
+        reading the keys `reads` (bool [B, keys in cache]) and itself; they are then dropped from the cache (nothing
+        attends to them). Returns the mean P."""
         m = self.model
-        n, B, K = len(reads), reads[0].shape[0], m.config.members
-        slots = (K - 1) * n
+        B, slots = reads.shape[0], m.config.members - 1
         own = torch.eye(slots, dtype=torch.bool, device=m.device)
-        allowed = torch.stack([torch.cat([reads[j % n], own[j].expand(B, slots)], 1) for j in range(slots)], 1)
+        allowed = torch.stack([torch.cat([reads, own[j].expand(B, slots)], 1) for j in range(slots)], 1)
         ids = torch.full((B, slots), m.config.cls_token_id, device=m.device)
-        member = (torch.arange(slots, device=m.device) // n + 1).expand(B, slots)
+        member = (torch.arange(slots, device=m.device) + 1).expand(B, slots)
         _, hidden, cache = m.run(ids, torch.zeros_like(ids), bool_to_float_mask(allowed[:, None], m.dtype),
                                  cache=cache, use_cache=True, logits_to_keep=1,
                                  cls_mask=torch.ones_like(ids, dtype=torch.bool), cls_member=member)
         drop_last_slots(cache, slots)
+        (p,) = self._mean_over_members(hidden, [p0])
+        return p
+
+    def _mean_over_members(self, hidden: torch.Tensor, first: list[torch.Tensor]) -> list[torch.Tensor]:
+        """`hidden` [B, (members - 1) * n, H]: members 1.. in order, each with n judgements (i = 1: the recheck's
+        look); `first`: member 0's P per judgement. Returns the members' mean P per judgement."""
+        m, n = self.model, len(first)
         total = [p.clone() for p in first]
-        for k in range(1, K):
+        for k in range(1, m.config.members):
             with m.member(k):
                 for i in range(n):
-                    total[i] += m.head(hidden[:, (k - 1) * n + i], recheck=rechecks[i]).float().softmax(-1)[:, 1]
-        return [t / K for t in total]
+                    total[i] += m.head(hidden[:, (k - 1) * n + i], recheck=i == 1).float().softmax(-1)[:, 1]
+        return [t / m.config.members for t in total]
 
     @staticmethod
     def _unconfirmed(r: _Row, step: int) -> None:

@@ -98,12 +98,11 @@ class ClsAdapter(nn.Module):
 
     def _hook(self, k: str):
         def hook(_mod, inputs, output):
-            out = None
+            out, x = None, inputs[0]
             for ad in (self, *self.others):
                 pos = ad._positions
                 if pos is None or not ad.enabled:
                     continue
-                x = inputs[0]
                 if x.shape[:2] != pos.shape:
                     continue  # not a [B, T, .] activation of this pass
                 a, b = ad.A[k], ad.B[k]

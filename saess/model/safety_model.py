@@ -95,6 +95,14 @@ class SafetyConfig:
 _WEIGHTS_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
+def stored_state(state: dict[str, torch.Tensor], weights_dtype: str) -> dict[str, torch.Tensor]:
+    """`state` as `safety.safetensors` stores it: floating tensors cast to `weights_dtype` (SafetyConfig)."""
+    store = _WEIGHTS_DTYPES.get(weights_dtype)
+    if store is None:
+        raise ModelError(f"weights_dtype {weights_dtype!r}: expected one of {sorted(_WEIGHTS_DTYPES)}")
+    return {k: v.to(store) if v.is_floating_point() else v for k, v in state.items()}
+
+
 def state_part(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """The tensors of `state` under `prefix` (e.g. "cls_adapter."), with the prefix removed."""
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
@@ -418,7 +426,7 @@ class SafetyModel(nn.Module):
         `attention_mask` is a 4D float mask [B, 1, T, past + T] (see `saess.model.masks`);
         `cls_window` (bool [B, T]): the `[CLS]` positions that judge a window (see `embed`);
         `cls_member` (long [B, T], ensembles): each `[CLS]` position's member, whose embedding and adapter it gets,
-        so that several members judge in one pass (the engine's re-evaluation steps and `_members_mean`); None: the
+        so that several members judge in one pass (the engine's re-evaluation steps and `_query_members_mean`); None: the
         active member's.
         """
         cls_mask = self.cls_positions(input_ids, cls_mask)
@@ -657,11 +665,7 @@ class SafetyModel(nn.Module):
         path.mkdir(parents=True, exist_ok=True)
         (path / CONFIG_NAME).write_text(json.dumps(asdict(self.config), indent=2))
         self.tokenizer.save_pretrained(path)
-        store = _WEIGHTS_DTYPES.get(self.config.weights_dtype)
-        if store is None:
-            raise ModelError(f"weights_dtype {self.config.weights_dtype!r}: expected one of {sorted(_WEIGHTS_DTYPES)}")
-        save_file({k: v.to(store) if v.is_floating_point() else v for k, v in self.safety_state().items()},
-                  path / SAFETY_WEIGHTS)
+        save_file(stored_state(self.safety_state(), self.config.weights_dtype), path / SAFETY_WEIGHTS)
         if self.config.finetune == "lora":
             self.lm.save_pretrained(path / ADAPTER_DIR)
         elif self.config.finetune == "full":

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from saess.errors import InputError, ModelError
 from saess.model.registry import ModelRegistry
-from saess.model.safety_model import _WEIGHTS_DTYPES, CONFIG_NAME, SAFETY_WEIGHTS
+from saess.model.safety_model import _WEIGHTS_DTYPES, CONFIG_NAME, SAFETY_WEIGHTS, stored_state
+
+WEIGHTS_DTYPES = tuple(_WEIGHTS_DTYPES)  # the names `--weights-dtype` takes
 
 
 def convert_folder(src: str, out: str | Path, weights_dtype: str, registry=None) -> dict:
@@ -36,8 +38,7 @@ def convert_folder(src: str, out: str | Path, weights_dtype: str, registry=None)
         raise InputError(f"--out {out} is the model's own folder: write the converted copy elsewhere")
     cfg = json.loads((folder / CONFIG_NAME).read_text())
     state = load_file(folder / SAFETY_WEIGHTS)
-    store = _WEIGHTS_DTYPES[weights_dtype]
-    new = {k: v.to(store) if v.is_floating_point() else v for k, v in state.items()}
+    new = stored_state(state, weights_dtype)
     change = max((float((new[k].float() - v.float()).abs().max()) for k, v in state.items()
                   if v.is_floating_point() and v.numel()), default=0.0)
     shutil.copytree(folder, out, dirs_exist_ok=True)

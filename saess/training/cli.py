@@ -15,7 +15,7 @@ from saess.model import SafetyModel
 from saess.model.compose import compose_folders
 from saess.model.ensemble import ensemble_folders
 from saess.model.registry import load_safety_model
-from saess.model.storage import convert_folder
+from saess.model.storage import WEIGHTS_DTYPES, convert_folder
 from saess.training.bench import TrainBenchConfig, run_train_bench
 from saess.training.config import TrainConfig
 from saess.training.pipeline import VARIANTS, PipelineConfig, publish, run_pipeline
@@ -49,7 +49,7 @@ def register_training_commands(sub) -> None:
     p = sub.add_parser("convert", help="copy a saved model with its safety tensors stored in another dtype (float16 "
                                        "halves an ensemble); config and thresholds unchanged")
     p.add_argument("--model", required=True, help="MODEL (a trained name or folder)")
-    p.add_argument("--weights-dtype", required=True, choices=["float32", "float16", "bfloat16"])
+    p.add_argument("--weights-dtype", required=True, choices=sorted(WEIGHTS_DTYPES))
     p.add_argument("--out", required=True, help="folder of the copy")
     p.set_defaults(func=cmd_convert)
     p = sub.add_parser("ensemble", help="one model from several runs of a frozen-LM recipe: the mean of their "
