@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from saess.errors import InputError
-from saess.generation.config import RELIANCES, SCHEDULES, SamplingConfig, StrategicConfig
+from saess.generation.config import RELIANCES, SCHEDULES, SamplingConfig, StrategicConfig, parse_window_bands
 from saess.runtime import DEFAULT_DTYPE, DTYPES
 
 MODEL_HELP = "base | default | sft | aug | a path"
@@ -78,6 +78,8 @@ _STRATEGIC_HELP = {
     "confirm_below": "with --confirm on: only query judgements with P(malicious) below P wait; surer ones act at once",
     "recheck": "a window verdict acts only when the query + that window also score at least P "
                "(docs/generation.md, 'Recheck'; 0: off)",
+    "window_bands": "Q:T[,Q:T...]: a row whose query scores below Q judges its windows at T (the first band that "
+                    "holds; above every Q: --window-threshold); none: off (docs/generation.md, 'Window bands')",
     "lm_reads_cls": "on | off: generated tokens attend to the [CLS] state (off: only the head reads it; "
                     "the language model writes the base model's tokens)",
     "high_waits_for_tau": "on | off: under --reliance high, a benign-started answer stops only after tau consecutive "
@@ -93,9 +95,17 @@ def on_off(v: str) -> bool:
     return table[v.lower()]
 
 
+def window_bands_arg(v: str) -> tuple[tuple[float, float], ...]:
+    """`--window-bands Q:T[,Q:T...]` or `none`."""
+    try:
+        return parse_window_bands(v)
+    except InputError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 _STRATEGIC_TYPES = {"period": int, "r1": int, "r2": int, "r3": int, "tau": int, "threshold": float,
                     "window_threshold": float, "confirm": on_off, "confirm_below": float, "recheck": float,
-                    "lm_reads_cls": on_off, "high_waits_for_tau": on_off}
+                    "lm_reads_cls": on_off, "high_waits_for_tau": on_off, "window_bands": window_bands_arg}
 STRATEGIC_FLAGS = tuple(_STRATEGIC_HELP)
 
 
@@ -113,9 +123,10 @@ def add_strategic_args(p: argparse.ArgumentParser, title: str = "safety signal (
                  "confirm": "the model's own: off unless its saess_config.json sets it",
                  "confirm_below": "the model's own when set, else 1",
                  "recheck": "the model's own when set, else 0 (off)",
+                 "window_bands": "the model's own when set and no threshold is given, else none",
                  "lm_reads_cls": "the model's own: on unless its saess_config.json sets it"}.get(name, d)
         g.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_STRATEGIC_TYPES.get(name, str), default=None,
-                       metavar="P" if name.endswith(("threshold", "below", "recheck")) else "on|off" if _STRATEGIC_TYPES.get(name) is on_off else None,
+                       metavar="P" if name.endswith(("threshold", "below", "recheck")) else "Q:T" if name == "window_bands" else "on|off" if _STRATEGIC_TYPES.get(name) is on_off else None,
                        help=f"{text} (default: {shown})")
     if window:
         g.add_argument("--window", type=int, default=None, metavar="R",

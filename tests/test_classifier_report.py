@@ -116,6 +116,7 @@ def test_calibrate_window_threshold_from_answers(tmp_path, capsys):
 
     m = tiny_safety_model("llama", "chatml", seed=3)
     m.config.extra["signal"] = True
+    m.config.window_bands = [[0.05, 0.99]]  # chosen for the old thresholds: the calibrated copy drops them
     src = tmp_path / "model"
     m.save_pretrained(src)
     main = functools.partial(main, registry=TinyRegistry(lambda name: m))
@@ -130,6 +131,8 @@ def test_calibrate_window_threshold_from_answers(tmp_path, capsys):
     res = json.loads((out / "calibration.json").read_text())["windows"]
     cfg = json.loads((out / "saess_config.json").read_text())
     assert cfg["window_threshold"] == res["chosen"]["threshold"] and 0 < cfg["window_threshold"] < 1
+    assert json.loads((src / "saess_config.json").read_text())["window_bands"] == [[0.05, 0.99]]
+    assert cfg["window_bands"] is None
     assert res["n_benign_answers"] == 12 and res["ignored_answers"] == 1  # the row outside the split
     assert res["chosen"]["fpr"] <= 0.1 and res["n_harmful_answers"] > 10
     capsys.readouterr()

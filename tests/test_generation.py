@@ -5,6 +5,7 @@ import torch
 
 from saess.errors import InputError
 from saess.generation import GUIDE_TEXT, REFUSAL_TEXT, SafeGenerator, SamplingConfig, StrategicConfig
+from saess.generation.config import parse_window_bands
 from saess.generation.reference import recompute
 from saess.testing import forced_head, tiny_safety_model
 
@@ -481,6 +482,61 @@ def test_window_threshold_applies_to_response_windows_only(model):
     query = run(StrategicConfig(reliance="medium", schedule="every", threshold=0.5, window_threshold=0.9),
                 lambda k: 0.7)  # the query is judged with `threshold`
     assert query.trace[0]["decision"] == "malicious" and query.generated.startswith(GUIDE_TEXT)
+
+
+def test_window_bands_set_the_window_threshold_by_the_query_score(model):
+    """Query P 0.1, every window 0.7, window threshold 0.5: the windows act; with a band (0.2, 0.9) the row's
+    query (0.1 < 0.2) judges its windows at 0.9 and the answer runs on; a band below the query (0.05) leaves 0.5."""
+    def run(cfg):
+        calls = {"n": 0}
+
+        def hook(logits):
+            p = 0.1 if calls["n"] == 0 else 0.7
+            calls["n"] += 1
+            out = torch.zeros_like(logits)
+            out[:, 1] = float(torch.logit(torch.tensor(p)))
+            return out
+        model.safety_logit_hook = hook
+        try:
+            return SafeGenerator(model, cfg).generate(["hello"], sampling=SamplingConfig(
+                max_new_tokens=20, ignore_eos=True))[0]
+        finally:
+            model.safety_logit_hook = None
+
+    cfg = dict(reliance="medium", schedule="every", threshold=0.5, window_threshold=0.5)
+    assert any("inserted_guide_at" in t for t in run(StrategicConfig(**cfg)).trace)
+    held = run(StrategicConfig(**cfg, window_bands=((0.2, 0.9),)))
+    assert not any("inserted_guide_at" in t for t in held.trace) and GUIDE_TEXT not in held.generated
+    above = run(StrategicConfig(**cfg, window_bands=((0.05, 0.9), (0.15, 0.6))))  # 0.1 falls in the second band
+    assert any("inserted_guide_at" in t for t in above.trace)
+    below = run(StrategicConfig(**cfg, window_bands=((0.05, 0.6), (0.5, 0.95))))
+    assert not any("inserted_guide_at" in t for t in below.trace)
+
+
+def test_window_bands_resolution_and_checks(model):
+    old = (model.config.threshold, model.config.window_threshold, model.config.window_bands)
+    try:
+        model.config.threshold, model.config.window_threshold, model.config.window_bands = 0.4, 0.95, [[0.05, 0.99]]
+        r = StrategicConfig().for_model(model)
+        assert r.window_bands == ((0.05, 0.99),)
+        assert (r.window_threshold_for(0.01), r.window_threshold_for(0.05), r.window_threshold_for(0.3)) == (
+            0.99, 0.95, 0.95)
+        assert StrategicConfig(window_threshold=0.8).for_model(model).window_bands == ()  # an explicit threshold
+        assert StrategicConfig(threshold=0.3).for_model(model).window_bands == ()
+        assert StrategicConfig(window_bands=()).for_model(model).window_threshold_for(0.01) == 0.95
+        model.config.window_bands = [[0.5, 1.5]]
+        with pytest.raises(InputError, match="saess_config.json"):
+            StrategicConfig().for_model(model)
+    finally:
+        model.config.threshold, model.config.window_threshold, model.config.window_bands = old
+    for bad in (((0.2, 0.9), (0.1, 0.8)), ((0.0, 0.9),), ((0.1, 1.0),), ((0.1,),), "x"):
+        with pytest.raises(InputError, match="window_bands"):
+            StrategicConfig(window_bands=bad)
+    assert parse_window_bands("0.05:0.9995,0.2:0.99") == ((0.05, 0.9995), (0.2, 0.99))
+    assert parse_window_bands("none") == ()
+    for bad in ("0.05", "0.05:x", "0.2:0.9,0.1:0.9"):
+        with pytest.raises(InputError, match="window-bands|window_bands"):
+            parse_window_bands(bad)
 
 
 def test_window_threshold_resolution(model):

@@ -245,3 +245,10 @@ def test_strategic_flags_default_to_the_dataclass(cli, tmp_path):
     assert sampling_from_args(a).do_sample and sampling_from_args(a).top_k == 5
     with pytest.raises(InputError, match="--window or --r1"):
         strategic_from_args(p.parse_args(["--window", "7", "--r2", "3"]))
+    bands = strategic_from_args(p.parse_args(["--window-bands", "0.05:0.9995,0.2:0.99"])).window_bands
+    assert bands == ((0.05, 0.9995), (0.2, 0.99))
+    from saess.evaluation.config import strategic_flags
+
+    assert strategic_flags(StrategicConfig(window_bands=bands)) == ["--window-bands", "0.05:0.9995,0.2:0.99"]
+    with pytest.raises(SystemExit):  # argparse names the flag and the expected form
+        p.parse_args(["--window-bands", "0.05"])

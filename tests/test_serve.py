@@ -455,6 +455,17 @@ def test_a_lower_request_threshold_also_lowers_the_window_threshold(model):
     assert (same.threshold, same.window_threshold) == (0.6, 0.95)
 
 
+def test_a_lower_request_threshold_also_lowers_the_window_bands(model):
+    """Window bands (docs/generation.md, "Window bands") only tighten too: a request threshold of 0.3 caps each."""
+    from saess.serve.protocol import SafetyOptions
+
+    engine = ServeEngine(model, "tiny", StrategicConfig(threshold=0.6, window_threshold=0.95,
+                                                        window_bands=((0.05, 0.99), (0.2, 0.2))))
+    low = engine._strategic(SafetyOptions(threshold=0.3))
+    assert low.window_bands == ((0.05, 0.3), (0.2, 0.2)) and low.window_threshold_for(0.01) == 0.3
+    assert engine._strategic(SafetyOptions(reliance="high")).window_bands == ((0.05, 0.99), (0.2, 0.2))
+
+
 def test_confirmation_streams_nothing_it_withholds(model):
     """With `confirm`, a query flagged malicious and confirmed on its first r1 tokens streams the
     guide and what follows, never the withheld tokens; one not confirmed streams everything."""

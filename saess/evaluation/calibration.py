@@ -153,6 +153,10 @@ def write_calibrated(name: str, out: str | Path, max_fpr: float, batch_size: int
     cfg["threshold"] = t
     if answers is not None:
         cfg["window_threshold"] = res["windows"]["chosen"]["threshold"]
+    if cfg.get("window_bands"):  # chosen against the old thresholds (docs/generation.md, "Window bands")
+        logger.warning("%s: its window bands %s are dropped from the calibrated copy (set them again for the new "
+                       "thresholds)", name, cfg["window_bands"])
+        cfg["window_bands"] = None
     # "from": the model as named on the command line (a trained name stays portable; no local path)
     cfg.setdefault("extra", {})["calibration"] = {**res, "from": name}
     if "ensemble" in cfg["extra"]:  # saess.model.ensemble: its thresholds are now the mean's own

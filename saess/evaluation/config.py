@@ -28,7 +28,7 @@ _VARIANT_RE = re.compile(r"^(literal|target|tokens-[1-9]\d*)$")
 STRATEGIC_FIELDS = tuple(f.name for f in dataclasses.fields(StrategicConfig))
 # Strategic settings `saess eval` has a flag for (the rest are library-only).
 STRATEGIC_FLAGS = ("reliance", "schedule", "period", "r1", "r2", "r3", "tau", "threshold", "window_threshold",
-                   "confirm", "confirm_below", "recheck")
+                   "confirm", "confirm_below", "recheck", "window_bands")
 
 
 @dataclass
@@ -163,5 +163,7 @@ def strategic_flags(s: StrategicConfig) -> list[str]:
         changed = {"window": windows[0], **changed}
     out = []
     for k, v in changed.items():
+        if k == "window_bands":
+            v = ",".join(f"{q:g}:{t:g}" for q, t in v) or "none"
         out += [f"--{k.replace('_', '-')}", ("on" if v else "off") if isinstance(v, bool) else str(v)]
     return out

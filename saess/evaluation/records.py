@@ -45,6 +45,8 @@ def make_record(model: str, benchmark: str, label: str, case: AttackCase, strate
         "schedule": strategic.schedule if strategic.reliance != "off" else None,
         "threshold": strategic.threshold if strategic.reliance != "off" else None,
         "window_threshold": strategic.window_threshold if strategic.reliance != "off" else None,
+        **({"window_bands": [list(b) for b in strategic.window_bands]}
+           if strategic.window_bands and strategic.reliance != "off" else {}),
         "gen_seconds": round(seconds, 4),
     }
     if error is not None:

@@ -20,6 +20,33 @@ def _check_recheck(value, name: str) -> float:
     return float(value)
 
 
+def check_window_bands(value, name: str) -> tuple[tuple[float, float], ...]:
+    """Window bands ((q, t), ...) (docs/generation.md, "Window bands"): q in (0, 1] strictly increasing, t in (0, 1)."""
+    try:
+        bands = tuple((float(q), float(t)) for q, t in value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a list of [query bound, window threshold] pairs, got {value!r}") from None
+    for q, t in bands:
+        if not 0.0 < q <= 1.0 or not 0.0 < t < 1.0:
+            raise InputError(f"{name}: bound {q} must lie in (0, 1] and threshold {t} in (0, 1)")
+    if any(b[0] <= a[0] for a, b in zip(bands, bands[1:], strict=False)):
+        raise InputError(f"{name}: the query bounds must increase, got {[q for q, _ in bands]}")
+    return bands
+
+
+def parse_window_bands(text: str) -> tuple[tuple[float, float], ...]:
+    """`Q:T[,Q:T...]` (or `none`) as window bands, for the command line."""
+    if text.strip().lower() in ("none", "off", ""):
+        return ()
+    try:
+        pairs = [tuple(part.split(":")) for part in text.split(",")]
+        if any(len(p) != 2 for p in pairs):
+            raise ValueError
+        return check_window_bands([(float(q), float(t)) for q, t in pairs], "--window-bands")
+    except ValueError:
+        raise InputError(f"--window-bands {text!r}: expected Q:T[,Q:T...] (e.g. 0.05:0.9995) or none") from None
+
+
 @dataclass
 class StrategicConfig:
     """How the `[CLS]` signal is used while writing.
@@ -55,6 +82,11 @@ class StrategicConfig:
     confirm_below: with `confirm`, only query judgements with P(malicious) below this are
         confirmed; a query the head is surer of is acted on at once. None: the model's own
         (`confirm_below` in its config), else 1.0 (every malicious query judgement waits).
+    window_bands: (ours, not the paper's) the windows' threshold by the query's score: bands ((q, t), ...)
+        with q increasing; a row whose query judgement P(malicious) is below q judges its response windows
+        at t (the first band that holds), a row above every q at `window_threshold`. None: the model's own
+        (`window_bands` in its config) unless the run sets `threshold` or `window_threshold`; (): none.
+        docs/generation.md, "Window bands".
     recheck: (ours, not the paper's) a window verdict that would act (rules 2-3: `tau` agreeing
         windows, or the first under "high" without `high_waits_for_tau`) is looked at once more
         in the same re-evaluation step: `[CLS]` reads the query together with that window, and
@@ -86,6 +118,10 @@ class StrategicConfig:
     confirm: bool | None = None
     confirm_below: float | None = None
     recheck: float | None = None
+    # Query-aware window thresholds: ((q, t), ...), q increasing; a row whose query P(malicious) is below q
+    # judges its windows at t (the first such band), the others at `window_threshold`. None: the model's own
+    # (`window_bands` in its config) unless a run sets a threshold; (): none. docs/generation.md, "Window bands".
+    window_bands: tuple[tuple[float, float], ...] | None = None
     lm_reads_cls: bool | None = None
     guide_text: str = GUIDE_TEXT
     refusal_text: str = REFUSAL_TEXT
@@ -117,6 +153,8 @@ class StrategicConfig:
             raise InputError(f"confirm_below must be in (0, 1], got {self.confirm_below}")
         if self.recheck is not None:
             _check_recheck(self.recheck, "recheck")
+        if self.window_bands is not None:
+            self.window_bands = check_window_bands(self.window_bands, "window_bands")
         if self.confirm and self.schedule == "first":
             raise InputError("confirm needs re-evaluations while writing: schedule 'first' has none")
         if self.anneal_growth < 1.0 or self.anneal_first_gap < 1:
@@ -145,6 +183,12 @@ class StrategicConfig:
         if recheck is None:
             own = getattr(model.config, "recheck", None)
             recheck = 0.0 if own is None else _check_recheck(own, "recheck in the model's saess_config.json")
+        bands = self.window_bands
+        if bands is None:
+            own = getattr(model.config, "window_bands", None)
+            explicit = self.threshold is not None or self.window_threshold is not None
+            bands = () if own is None or explicit else check_window_bands(
+                own, "window_bands in the model's saess_config.json")
         reads = self.lm_reads_cls
         if reads is None:
             reads = bool(getattr(model.config, "lm_reads_cls", True))
@@ -154,7 +198,16 @@ class StrategicConfig:
         if waits is None:
             waits = bool(getattr(model.config, "high_waits_for_tau", False))
         return replace(self, threshold=thr, window_threshold=win, confirm=confirm, confirm_below=below,
-                       recheck=recheck, lm_reads_cls=reads, reliance=reliance, high_waits_for_tau=waits)
+                       recheck=recheck, lm_reads_cls=reads, reliance=reliance, high_waits_for_tau=waits,
+                       window_bands=bands)
+
+    def window_threshold_for(self, p_query: float) -> float:
+        """The threshold of a row's response windows (rules 2-3) when its query scored `p_query` (on a config
+        resolved by `for_model`): the first window band whose bound lies above `p_query`, else `window_threshold`."""
+        for q, t in self.window_bands or ():
+            if p_query < q:
+                return t
+        return self.window_threshold
 
     def confirms(self, p_query: float) -> bool:
         """Whether a query judged malicious with P(malicious) = p_query waits for its confirmation

@@ -66,6 +66,8 @@ class SafetyConfig:
     confirm_below: float | None = None  # ... only below this P(malicious); None: every flagged query
     # a window verdict acts only when the query + that window also reach this (StrategicConfig.recheck); None: off
     recheck: float | None = None
+    # the windows' threshold by the query's score, [[q, t], ...] (StrategicConfig.window_bands); None: none
+    window_bands: list | None = None
     # Whether response tokens attend to the [CLS] state while generating (the paper's design; phase 2
     # teaches the LM to read it). False: only the head reads [CLS] (StrategicConfig.lm_reads_cls).
     lm_reads_cls: bool = True

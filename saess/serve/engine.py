@@ -183,6 +183,8 @@ class ServeEngine:
         if "threshold" in kw and base.window_threshold is not None:
             # a lower threshold lowers the windows' too (never raises them): a request only tightens
             kw["window_threshold"] = min(base.window_threshold, kw["threshold"])
+        if "threshold" in kw and base.window_bands:
+            kw["window_bands"] = tuple((q, min(t, kw["threshold"])) for q, t in base.window_bands)
         if kw.get("tau", 0) > base.tau:
             raise APIError(400, f"safety.tau {kw['tau']} is above this server's ({base.tau}); a request may "
                                 "only lower it", param="safety.tau")
