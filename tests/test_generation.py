@@ -534,8 +534,9 @@ def test_window_bands_resolution_and_checks(model):
             StrategicConfig(window_bands=bad)
     assert parse_window_bands("0.05:0.9995,0.2:0.99") == ((0.05, 0.9995), (0.2, 0.99))
     assert parse_window_bands("none") == ()
-    for bad in ("0.05", "0.05:x", "0.2:0.9,0.1:0.9"):
-        with pytest.raises(InputError, match="window-bands|window_bands"):
+    for bad, why in (("0.05", "expected Q:T"), ("0.05:x", "expected Q:T"), ("0.2:0.9,0.1:0.9", "must increase"),
+                     ("0.2:2", "threshold 2.0")):
+        with pytest.raises(InputError, match=why):
             parse_window_bands(bad)
 
 

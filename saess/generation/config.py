@@ -22,29 +22,32 @@ def _check_recheck(value, name: str) -> float:
 
 def check_window_bands(value, name: str) -> tuple[tuple[float, float], ...]:
     """Window bands ((q, t), ...) (docs/generation.md, "Window bands"): q in (0, 1] strictly increasing, t in (0, 1)."""
+    where = f"{name}: " if name else ""
     try:
         bands = tuple((float(q), float(t)) for q, t in value)
     except (TypeError, ValueError):
-        raise InputError(f"{name} must be a list of [query bound, window threshold] pairs, got {value!r}") from None
+        raise InputError(f"{where}expected a list of [query bound, window threshold] pairs, got {value!r}") from None
     for q, t in bands:
         if not 0.0 < q <= 1.0 or not 0.0 < t < 1.0:
-            raise InputError(f"{name}: bound {q} must lie in (0, 1] and threshold {t} in (0, 1)")
+            raise InputError(f"{where}bound {q} must lie in (0, 1] and threshold {t} in (0, 1)")
     if any(b[0] <= a[0] for a, b in zip(bands, bands[1:], strict=False)):
-        raise InputError(f"{name}: the query bounds must increase, got {[q for q, _ in bands]}")
+        raise InputError(f"{where}the query bounds must increase, got {[q for q, _ in bands]}")
     return bands
 
 
 def parse_window_bands(text: str) -> tuple[tuple[float, float], ...]:
-    """`Q:T[,Q:T...]` (or `none`) as window bands, for the command line."""
+    """`Q:T[,Q:T...]` (or `none`) as window bands, for the command line (`--window-bands`; errors without the name,
+    which argparse adds)."""
     if text.strip().lower() in ("none", "off", ""):
         return ()
     try:
         pairs = [tuple(part.split(":")) for part in text.split(",")]
         if any(len(p) != 2 for p in pairs):
             raise ValueError
-        return check_window_bands([(float(q), float(t)) for q, t in pairs], "--window-bands")
+        pairs = [(float(q), float(t)) for q, t in pairs]
     except ValueError:
-        raise InputError(f"--window-bands {text!r}: expected Q:T[,Q:T...] (e.g. 0.05:0.9995) or none") from None
+        raise InputError(f"{text!r}: expected Q:T[,Q:T...] (e.g. 0.05:0.9995) or none") from None
+    return check_window_bands(pairs, "")
 
 
 @dataclass
