@@ -10,7 +10,8 @@ With `--strict` (the rule's amendment) a rule also has to catch, over all rows w
 least `default`'s number of the read harmful answers (165) and of the prefilled answers (435): the step-1 window
 measure.
 
-Usage: python docs/results/v26/band_table.py LOOK.jsonl CONFIRM_r10.jsonl MODEL_DIR [--strict] [--out OUT.json]
+Usage: python docs/results/v26/band_table.py LOOK.jsonl CONFIRM_r10.jsonl MODEL_DIR [--strict] [--grid-extra T,T]
+       [--out OUT.json]
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ def main() -> None:
     strict = "--strict" in args
     if strict:
         args.remove("--strict")
+    extra = ()
+    if "--grid-extra" in args:  # more thresholds for the grid, comma-separated (v26e: an ensemble's scores)
+        i = args.index("--grid-extra")
+        extra = tuple(float(x) for x in args[i + 1].split(","))
+        del args[i:i + 2]
     if "--out" in args:
         i = args.index("--out")
         out = args[i + 1]
@@ -68,7 +74,7 @@ def main() -> None:
 
     b0, h0 = count(1.0, wth, wth)
     m0 = measure(1.0, wth, wth)
-    ts = sorted(set(T_GRID) | {wth})
+    ts = sorted(set(T_GRID) | set(extra) | {wth})
     cands = [(q, t1, t2, *count(q, t1, t2)) for q in Q_GRID for t1 in ts for t2 in ts]
     ok = [c for c in cands if c[4] >= h0]
     if strict:
