@@ -121,9 +121,6 @@ class StrategicConfig:
     confirm: bool | None = None
     confirm_below: float | None = None
     recheck: float | None = None
-    # Query-aware window thresholds: ((q, t), ...), q increasing; a row whose query P(malicious) is below q
-    # judges its windows at t (the first such band), the others at `window_threshold`. None: the model's own
-    # (`window_bands` in its config) unless a run sets a threshold; (): none. docs/generation.md, "Window bands".
     window_bands: tuple[tuple[float, float], ...] | None = None
     lm_reads_cls: bool | None = None
     guide_text: str = GUIDE_TEXT
