@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from saess.attacks import get_attack
 from saess.errors import InputError
 from saess.evaluation.benchmarks import RowSet
-from saess.generation.config import StrategicConfig
+from saess.generation.config import StrategicConfig, format_window_bands
 from saess.judges import keyword_list
 from saess.runtime import DEFAULT_DTYPE
 
@@ -164,6 +164,6 @@ def strategic_flags(s: StrategicConfig) -> list[str]:
     out = []
     for k, v in changed.items():
         if k == "window_bands":
-            v = ",".join(f"{q:g}:{t:g}" for q, t in v) or "none"
+            v = format_window_bands(v)
         out += [f"--{k.replace('_', '-')}", ("on" if v else "off") if isinstance(v, bool) else str(v)]
     return out

@@ -40,14 +40,16 @@ def parse_window_bands(text: str) -> tuple[tuple[float, float], ...]:
     which argparse adds)."""
     if text.strip().lower() in ("none", "off", ""):
         return ()
-    try:
-        pairs = [tuple(part.split(":")) for part in text.split(",")]
-        if any(len(p) != 2 for p in pairs):
-            raise ValueError
-        pairs = [(float(q), float(t)) for q, t in pairs]
+    try:  # a part without exactly one ":" fails to unpack (ValueError), as does a number that is not one
+        pairs = [(float(q), float(t)) for q, t in (part.split(":") for part in text.split(","))]
     except ValueError:
         raise InputError(f"{text!r}: expected Q:T[,Q:T...] (e.g. 0.05:0.9995) or none") from None
     return check_window_bands(pairs, "")
+
+
+def format_window_bands(bands) -> str:
+    """The command-line form of window bands (`parse_window_bands`'s inverse)."""
+    return ",".join(f"{q:g}:{t:g}" for q, t in bands) or "none"
 
 
 @dataclass

@@ -72,7 +72,7 @@ class _Row:
         self.done = False
         self.finish = "length"
         self.n = n_prefill  # response tokens so far (prefill included)
-        self.p0 = 0.0  # the query judgement's P(malicious) (window bands)
+        self.window_threshold = 0.0  # rules 2-3: set from the query judgement (window bands) when the row starts
         self.generated: list[int] = []
         self.trace: list[dict] = []
         self.dropped = 0  # leading generated tokens withheld, then dropped by a confirmed refusal
@@ -193,7 +193,7 @@ class SafeGenerator:
         rows = [_Row(int(batch.is_response[b].sum())) for b in range(B)]
         dbg = {"steps": [], "evals": []} if record else None
         for b, r in enumerate(rows):
-            r.p0 = p0[b]
+            r.window_threshold = cfg.window_threshold_for(p0[b])
             mal = p0[b] >= cfg.threshold
             r.trace.append({"step": 0, "window": "query", "p_malicious": round(p0[b], 6),
                             "decision": "malicious" if mal else "benign", "rule": 1 if mal else 2})
@@ -459,7 +459,7 @@ class SafeGenerator:
         for b, r in enumerate(rows):
             # rule 1 still reads the query; rules 2-3 read the answer alone (their own threshold)
             rule = r.rule
-            thr = cfg.threshold if rule == 1 else cfg.window_threshold_for(r.p0)  # set by for_model
+            thr = cfg.threshold if rule == 1 else r.window_threshold
             mal = p[b] >= thr
             sel = resp_idx[b][window[b]]
             resp_sel = sel[sel >= 0]
