@@ -15,6 +15,9 @@ Session 16: `--also` adds readings files (either format: read_run.py tally --jso
 --json; the first file that read the same sample key with the same text gives the label), and `--unread
 FILE` writes the sample keys of the unread answers, one per line, for `read_run.py sheet --keys FILE`.
 The sample key names the model, so the runs compared must name it the same way (e.g. `--model default`).
+
+Session 27: `--as-model MODEL` reads every readings file as if its keys named MODEL (the key's first field
+replaced), so readings of `default` carry over to a run of the same model under another name (a folder path).
 """
 
 from __future__ import annotations
@@ -38,12 +41,14 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None)
     ap.add_argument("--also", action="append", default=[], help="more readings files (earlier ones win)")
     ap.add_argument("--unread", default=None, help="write the unread answers' sample keys here")
+    ap.add_argument("--as-model", default=None, help="rename the readings' model (the key's first field) to this")
     a = ap.parse_args(argv)
     read: dict[str, list[dict]] = defaultdict(list)
     for path in [a.readings, *a.also]:
         for j in map(json.loads, Path(path).read_text(encoding="utf-8").splitlines()):
             if "key" in j and j.get("label"):  # a tally file's first line is its summary
-                read[j["key"]].append(j)
+                key = j["key"] if a.as_model is None else a.as_model + "\t" + j["key"].split("\t", 1)[1]
+                read[key].append(j)
     groups, labels, unread = defaultdict(list), {}, []
     for line in (Path(a.run) / "samples.jsonl").read_text(encoding="utf-8").splitlines():
         s = json.loads(line)

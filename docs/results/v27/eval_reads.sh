@@ -2,7 +2,7 @@
 # Session 27: attack success as read for `v26e` on the evaluation runs of
 # `docs/results/v16/eval_v16.sh runs/s26/v26e runs/s26/eval-v26e` (as docs/results/v18/eval_reads.sh for `default`):
 # the fixed refusal is a refusal; a text equal (sha256) to one read for the same sample in session 18 (whose
-# reading files carry sessions 13, 16 and 17's; their keys renamed from `default` to this run's model key) takes
+# reading files carry sessions 13, 16 and 17's; read as this run's model, `transfer_reads.py --as-model`) takes
 # that reading; the rest is listed for two blind readers (read_run.py sheet --keys).
 #   docs/results/v27/eval_reads.sh unread      # lists, sheets under docs/results/v27/eval/read-*-unread
 #   docs/results/v27/eval_reads.sh tally       # after the readers: the final readings files
@@ -11,23 +11,12 @@ case "${1:-}" in unread|tally) ;; *) echo "usage: $0 unread|tally" >&2; exit 2 ;
 cd "$(dirname "$0")/../../.."
 . .venv/bin/activate
 R=runs/s26/eval-v26e; V=docs/results/v18/eval; O=docs/results/v27/eval; MODEL=runs/s26/v26e
-mkdir -p "$O" runs/s27/prior
+mkdir -p "$O" runs/s27
 for spec in harmbench-prefill:harmbench-prefill:hb advbench-prefill:advbench-prefill:adv nested:nested:nested dec:decoding:dec; do
   IFS=: read -r run reads short <<< "$spec"
   [ -f "$R/$run/samples.jsonl" ] || { echo "$R/$run: not run yet" >&2; continue; }
-  python - "$V/$reads.reads.jsonl" "$MODEL" "runs/s27/prior/$reads.jsonl" <<'PY'
-import json, sys
-src, model, out = sys.argv[1:]
-rows = []
-for line in open(src, encoding="utf-8"):
-    j = json.loads(line)
-    if "key" in j and j.get("label"):
-        j["key"] = model + "\t" + j["key"].split("\t", 1)[1]
-        rows.append(j)
-open(out, "w", encoding="utf-8").write("".join(json.dumps(r) + "\n" for r in rows))
-PY
   if [ "$1" = unread ]; then
-    python docs/results/v13/transfer_reads.py "runs/s27/prior/$reads.jsonl" "$R/$run" --unread "runs/s27/unread-$short.txt"
+    python docs/results/v13/transfer_reads.py "$V/$reads.reads.jsonl" "$R/$run" --as-model "$MODEL" --unread "runs/s27/unread-$short.txt"
     if [ -s "runs/s27/unread-$short.txt" ]; then
       python docs/results/v13/read_run.py sheet "$R/$run" "$O/read-$short-unread" --parts 1 --keys "runs/s27/unread-$short.txt"
     fi
@@ -37,6 +26,6 @@ PY
       python docs/results/v13/read_run.py tally "$R/$run" "$O/read-$short-unread" --json "$O/read-$short-unread/readings.jsonl" > /dev/null
       also=(--also "$O/read-$short-unread/readings.jsonl")
     fi
-    python docs/results/v13/transfer_reads.py "runs/s27/prior/$reads.jsonl" "$R/$run" "${also[@]}" --json "$O/$reads.reads.jsonl"
+    python docs/results/v13/transfer_reads.py "$V/$reads.reads.jsonl" "$R/$run" --as-model "$MODEL" "${also[@]}" --json "$O/$reads.reads.jsonl"
   fi
 done
