@@ -227,6 +227,48 @@ def test_convert_stores_float16_and_loads_back_to_the_same_judgements(tmp_path, 
     assert "own folder" in capsys.readouterr().err
 
 
+def test_convert_to_int8_quantizes_the_adapters_blockwise_and_loads_back_to_the_same_judgements(tmp_path):
+    """`saess convert --weights-dtype int8`: the adapter matrices are int8 on disk with one float16 scale per block
+    of 64 weights (each weight within half a step of its fp32 value), the rest float16; loaded it judges as the
+    source within the rounding, a second save stores exactly the same tensors, and a damaged file is an error."""
+    from safetensors.torch import load_file, save_file
+
+    from saess.cli import main
+    from saess.model.registry import ModelRegistry
+    from saess.model.safety_model import INT8_BLOCK, INT8_SCALE, loaded_state
+
+    e = _ensemble()
+    e.save_pretrained(tmp_path / "e")
+    assert main(["convert", "--model", str(tmp_path / "e"), "--weights-dtype", "int8", "--out",
+                 str(tmp_path / "q")], registry=ModelRegistry()) == 0
+    src, state = load_file(tmp_path / "e" / "safety.safetensors"), load_file(tmp_path / "q" / "safety.safetensors")
+    quantized = [k for k in src if "adapter." in k]
+    assert quantized and all(state[k].dtype == torch.int8 for k in quantized)
+    assert {state[k].dtype for k in src if k not in quantized} == {torch.float16}
+    assert set(state) == set(src) | {k + INT8_SCALE for k in quantized}
+    back_state = loaded_state(state)
+    for k in quantized:
+        v, scale = src[k].reshape(-1), state[k + INT8_SCALE].float()
+        assert scale.numel() == -(-v.numel() // INT8_BLOCK)
+        step = scale.repeat_interleave(INT8_BLOCK)[: v.numel()]
+        err = (back_state[k].reshape(-1) - v).abs()
+        assert (err <= step / 2 + 1e-7).all() and err.max() > 0
+    back = SafetyModel.from_pretrained(tmp_path / "q", base_lm=tiny_safety_model("llama", "chatml", seed=0).lm)
+    assert back.config.weights_dtype == "int8" and back.config.extra["weights_dtype"]["to"] == "int8"
+    batch = collate(_views(back), back.tokenizer.pad_token_id)
+    with torch.no_grad():
+        got, want = _p(back.text_phase_safety_logits(batch)), _p(e.text_phase_safety_logits(batch))
+    assert not torch.equal(got, want)
+    torch.testing.assert_close(got, want, atol=1e-2, rtol=0)
+    back.save_pretrained(tmp_path / "q2")  # quantizing the dequantized weights again changes nothing
+    again = load_file(tmp_path / "q2" / "safety.safetensors")
+    assert set(again) == set(state) and all(torch.equal(again[k], state[k]) for k in state)
+    k = quantized[0]
+    save_file({**state, k + INT8_SCALE: state[k + INT8_SCALE][:1]}, tmp_path / "q2" / "safety.safetensors")
+    with pytest.raises(ModelError, match="block scales"):
+        SafetyModel.from_pretrained(tmp_path / "q2", base_lm=tiny_safety_model("llama", "chatml", seed=0).lm)
+
+
 def test_what_an_ensemble_refuses():
     with pytest.raises(ModelError, match="at least two"):
         ensemble_models([_member(0)])

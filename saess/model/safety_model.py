@@ -88,21 +88,79 @@ class SafetyConfig:
     # number of classifiers (each its own `[CLS]` embedding, `[CLS]`-only adapter and head); every judgement's
     # P(malicious) is their mean. 1: one classifier.
     members: int = 1
-    # The dtype `safety.safetensors` stores its tensors in ("float32", "float16", "bfloat16"); loading casts them to
-    # the model's dtype. float16 halves an artifact (an ensemble's members) at a rounding of about 5e-4 relative.
+    # The dtype `safety.safetensors` stores its tensors in ("float32", "float16", "bfloat16", "int8"); loading casts
+    # them to the model's dtype. float16 halves an artifact (an ensemble's members) at a rounding of about 5e-4
+    # relative; int8 (block-wise, `stored_state`) quarters it.
     weights_dtype: str = "float32"
     extra: dict = field(default_factory=dict)  # training provenance etc.
 
 
-_WEIGHTS_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+# "int8": block-wise absmax quantization (blocks of INT8_BLOCK consecutive weights of the flattened tensor, one
+# float16 scale each, as llama.cpp's Q8_0) for the `[CLS]`-only adapters' matrices (keys holding "adapter.", 99.9%
+# of the default model's weights); the rest (embeddings, heads) float16. About a quarter of fp32, a rounding of at
+# most half a step (scale/2) per weight.
+_WEIGHTS_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "int8": torch.int8}
+INT8_BLOCK = 64
+INT8_SCALE = ".int8_scale"  # the key suffix of a quantized tensor's scales in safety.safetensors
+
+
+def _int8_blocks(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    flat = v.detach().float().reshape(-1)
+    pad = (-flat.numel()) % INT8_BLOCK
+    blocks = torch.nn.functional.pad(flat, (0, pad)).view(-1, INT8_BLOCK)
+    scale = (blocks.abs().amax(1) / 127).to(torch.float16).float()
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    q = torch.round(blocks / scale[:, None]).clamp(-127, 127).to(torch.int8)
+    return q.reshape(-1)[: flat.numel()].view(v.shape).contiguous(), scale.to(torch.float16)
 
 
 def stored_state(state: dict[str, torch.Tensor], weights_dtype: str) -> dict[str, torch.Tensor]:
-    """`state` as `safety.safetensors` stores it: floating tensors cast to `weights_dtype` (SafetyConfig)."""
+    """`state` as `safety.safetensors` stores it: floating tensors cast to `weights_dtype` (SafetyConfig); "int8"
+    stores each adapter matrix as int8 blocks plus its float16 scales under `name + INT8_SCALE`."""
     store = _WEIGHTS_DTYPES.get(weights_dtype)
     if store is None:
         raise ModelError(f"weights_dtype {weights_dtype!r}: expected one of {sorted(_WEIGHTS_DTYPES)}")
-    return {k: v.to(store) if v.is_floating_point() else v for k, v in state.items()}
+    if store is not torch.int8:
+        return {k: v.to(store) if v.is_floating_point() else v for k, v in state.items()}
+    out = {}
+    for k, v in state.items():
+        if k.endswith(INT8_SCALE):
+            raise ModelError(f"{k}: a tensor name may not end in {INT8_SCALE!r} (the int8 storage's scale suffix)")
+        if v.is_floating_point() and v.dim() == 2 and "adapter." in k:
+            out[k], out[k + INT8_SCALE] = _int8_blocks(v)
+        else:
+            out[k] = v.to(torch.float16) if v.is_floating_point() else v
+    return out
+
+
+def loaded_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The inverse of `stored_state`: int8 tensors with their scales turned back into float32 weights (others
+    unchanged; `load_safety_state` casts them to the model's dtype)."""
+    out = {}
+    for k, v in state.items():
+        if k.endswith(INT8_SCALE):
+            if k[: -len(INT8_SCALE)] not in state:
+                raise ModelError(f"safety.safetensors holds the scales {k} without their tensor")
+            continue
+        scale = state.get(k + INT8_SCALE)
+        if scale is None:
+            out[k] = v
+            continue
+        if v.dtype != torch.int8 or scale.numel() != -(-v.numel() // INT8_BLOCK):
+            raise ModelError(f"safety.safetensors: {k} ({v.dtype}, {v.numel()} values) does not match its "
+                             f"{scale.numel()} int8 block scales")
+        flat = v.reshape(-1).float()
+        pad = (-flat.numel()) % INT8_BLOCK
+        blocks = torch.nn.functional.pad(flat, (0, pad)).view(-1, INT8_BLOCK) * scale.float()[:, None]
+        out[k] = blocks.reshape(-1)[: flat.numel()].view(v.shape).contiguous()
+    return out
+
+
+def load_safety_file(path: str | Path) -> dict[str, torch.Tensor]:
+    """A saved model's `safety.safetensors`, its int8-stored tensors dequantized (`loaded_state`)."""
+    from safetensors.torch import load_file
+
+    return loaded_state(load_file(path))
 
 
 def state_part(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -678,7 +736,6 @@ class SafetyModel(nn.Module):
     def from_pretrained(cls, path: str | Path, dtype=torch.float32, device=None,
                         attn_implementation: str | None = None, base_lm: nn.Module | None = None) -> SafetyModel:
         """Rebuild from `save_pretrained`. `base_lm` skips loading the base weights (tests)."""
-        from safetensors.torch import load_file
         from transformers import AutoTokenizer
 
         path = Path(path)
@@ -698,7 +755,7 @@ class SafetyModel(nn.Module):
 
             lm = PeftModel.from_pretrained(lm, path / ADAPTER_DIR)
         model = cls(lm, tok, config)
-        model.load_safety_state(load_file(path / SAFETY_WEIGHTS))
+        model.load_safety_state(load_safety_file(path / SAFETY_WEIGHTS))
         if device:
             model.to(device)
         model.eval()

@@ -1,9 +1,10 @@
 """The dtype a saved model's `safety.safetensors` is stored in (`SafetyConfig.weights_dtype`; `saess convert`).
 
 A model's trained tensors (`[CLS]` embeddings, heads, `[CLS]`-only adapters) are saved in fp32 by default. An
-ensemble holds one set per member (9.4 MB each for the default model), so a committed one is stored in float16:
-loading casts the tensors back to the model's dtype, and the rounding (relative 2^-11 per weight) is the only
-change. `convert_folder` copies a saved model (its config, thresholds, logs) with its tensors stored in another dtype
+ensemble holds one set per member (9.4 MB each for the default model), so a committed one is stored in float16
+(loading casts the tensors back to the model's dtype, and the rounding, relative 2^-11 per weight, is the only
+change) or int8 (block-wise absmax quantization of the adapter matrices, blocks of 64 weights with a float16 scale
+each, `stored_state`: a quarter of fp32, each weight within half a step, 1/254 of its block's largest). `convert_folder` copies a saved model (its config, thresholds, logs) with its tensors stored in another dtype
 and records the largest change of any weight in `extra.weights_dtype`; the probabilities it moves are measured by
 the caller on the data that chose the thresholds (docs/model.md, "Ensembles").
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from saess.errors import InputError, ModelError
 from saess.model.registry import ModelRegistry
-from saess.model.safety_model import _WEIGHTS_DTYPES, CONFIG_NAME, SAFETY_WEIGHTS, stored_state
+from saess.model.safety_model import _WEIGHTS_DTYPES, CONFIG_NAME, SAFETY_WEIGHTS, loaded_state, stored_state
 
 WEIGHTS_DTYPES = tuple(_WEIGHTS_DTYPES)  # the names `--weights-dtype` takes
 
@@ -38,8 +39,10 @@ def convert_folder(src: str, out: str | Path, weights_dtype: str, registry=None)
         raise InputError(f"--out {out} is the model's own folder: write the converted copy elsewhere")
     cfg = json.loads((folder / CONFIG_NAME).read_text())
     state = load_file(folder / SAFETY_WEIGHTS)
+    state = loaded_state(state)
     new = stored_state(state, weights_dtype)
-    change = max((float((new[k].float() - v.float()).abs().max()) for k, v in state.items()
+    back = loaded_state(new)
+    change = max((float((back[k].float() - v.float()).abs().max()) for k, v in state.items()
                   if v.is_floating_point() and v.numel()), default=0.0)
     shutil.copytree(folder, out, dirs_exist_ok=True)
     save_file(new, out / SAFETY_WEIGHTS)

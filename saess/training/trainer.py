@@ -408,8 +408,10 @@ def load_trainable(model, path: Path, window_from_query: bool = False) -> None:
     the prepared model's fresh LM adapter stays as it is (LoRA starts as the identity)."""
     from safetensors.torch import load_file
 
+    from saess.model.safety_model import load_safety_file
+
     # window_from_query: a model without a window [CLS] starts this one's as copies of its query [CLS] and head
-    model.load_safety_state(load_file(path / "safety.safetensors"), window_from_query=window_from_query)
+    model.load_safety_state(load_safety_file(path / "safety.safetensors"), window_from_query=window_from_query)
     saved = path / CONFIG_NAME
     if saved.exists() and json.loads(saved.read_text(encoding="utf-8")).get("finetune") == "none":
         return
