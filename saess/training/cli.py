@@ -47,7 +47,7 @@ def cmd_convert(args) -> int:
 
 def register_training_commands(sub) -> None:
     p = sub.add_parser("convert", help="copy a saved model with its safety tensors stored in another dtype (float16 "
-                                       "halves an ensemble); config and thresholds unchanged")
+                                       "halves an ensemble, int8 quarters it); config and thresholds unchanged")
     p.add_argument("--model", required=True, help="MODEL (a trained name or folder)")
     p.add_argument("--weights-dtype", required=True, choices=sorted(WEIGHTS_DTYPES))
     p.add_argument("--out", required=True, help="folder of the copy")
