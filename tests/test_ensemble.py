@@ -229,7 +229,7 @@ def test_convert_stores_float16_and_loads_back_to_the_same_judgements(tmp_path, 
 
 def test_convert_to_int8_quantizes_the_adapters_blockwise_and_loads_back_to_the_same_judgements(tmp_path):
     """`saess convert --weights-dtype int8`: the adapter matrices are int8 on disk with one float16 scale per block
-    of 64 weights (each weight within half a step of its fp32 value), the rest float16; loaded it judges as the
+    of 32 weights (each weight within half a step of its fp32 value), the rest float16; loaded it judges as the
     source within the rounding, a second save stores exactly the same tensors, and a damaged file is an error."""
     from safetensors.torch import load_file, save_file
 

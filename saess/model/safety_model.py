@@ -100,7 +100,7 @@ class SafetyConfig:
 # of the default model's weights); the rest (embeddings, heads) float16. About a quarter of fp32, a rounding of at
 # most half a step (scale/2) per weight.
 _WEIGHTS_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "int8": torch.int8}
-INT8_BLOCK = 64
+INT8_BLOCK = 32
 INT8_SCALE = ".int8_scale"  # the key suffix of a quantized tensor's scales in safety.safetensors
 
 

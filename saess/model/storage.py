@@ -3,7 +3,7 @@
 A model's trained tensors (`[CLS]` embeddings, heads, `[CLS]`-only adapters) are saved in fp32 by default. An
 ensemble holds one set per member (9.4 MB each for the default model), so a committed one is stored in float16
 (loading casts the tensors back to the model's dtype, and the rounding, relative 2^-11 per weight, is the only
-change) or int8 (block-wise absmax quantization of the adapter matrices, blocks of 64 weights with a float16 scale
+change) or int8 (block-wise absmax quantization of the adapter matrices, blocks of 32 weights with a float16 scale
 each, `stored_state`: a quarter of fp32, each weight within half a step, 1/254 of its block's largest). `convert_folder` copies a saved model (its config, thresholds, logs) with its tensors stored in another dtype
 and records the largest change of any weight in `extra.weights_dtype`; the probabilities it moves are measured by
 the caller on the data that chose the thresholds (docs/model.md, "Ensembles").

@@ -33,7 +33,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from saess.errors import InputError
-from saess.model.safety_model import CONFIG_NAME
+from saess.model.safety_model import CONFIG_NAME, load_safety_file
 from saess.model.tokens import IGNORE, EncodedSequence, collate
 from saess.training.config import TrainConfig
 from saess.training.kv_store import KVStore
@@ -407,8 +407,6 @@ def load_trainable(model, path: Path, window_from_query: bool = False) -> None:
     an LM adapter taken by `--phase1-from` into a run with an alignment phase) gives only the `[CLS]` side:
     the prepared model's fresh LM adapter stays as it is (LoRA starts as the identity)."""
     from safetensors.torch import load_file
-
-    from saess.model.safety_model import load_safety_file
 
     # window_from_query: a model without a window [CLS] starts this one's as copies of its query [CLS] and head
     model.load_safety_state(load_safety_file(path / "safety.safetensors"), window_from_query=window_from_query)
