@@ -10,15 +10,18 @@ set -euo pipefail
 case "${1:-}" in unread|tally) ;; *) echo "usage: $0 unread|tally" >&2; exit 2 ;; esac
 cd "$(dirname "$0")/../../.."
 . .venv/bin/activate
-R=runs/s26/eval-v26e; V=docs/results/v18/eval; O=docs/results/v27/eval; MODEL=runs/s26/v26e
-mkdir -p "$O" runs/s27
+# R: the evaluation runs; V: the readings carried over; O: where sheets and readings go; MODEL: the run's model name;
+# U: where the unread lists go (session 28 runs this script with its own, docs/results/v28/eval_reads.sh)
+R=${R:-runs/s26/eval-v26e}; V=${V:-docs/results/v18/eval}; O=${O:-docs/results/v27/eval}; MODEL=${MODEL:-runs/s26/v26e}
+U=${U:-runs/s27}
+mkdir -p "$O" "$U"
 for spec in harmbench-prefill:harmbench-prefill:hb advbench-prefill:advbench-prefill:adv nested:nested:nested dec:decoding:dec; do
   IFS=: read -r run reads short <<< "$spec"
   [ -f "$R/$run/samples.jsonl" ] || { echo "$R/$run: not run yet" >&2; continue; }
   if [ "$1" = unread ]; then
-    python docs/results/v13/transfer_reads.py "$V/$reads.reads.jsonl" "$R/$run" --as-model "$MODEL" --unread "runs/s27/unread-$short.txt"
-    if [ -s "runs/s27/unread-$short.txt" ]; then
-      python docs/results/v13/read_run.py sheet "$R/$run" "$O/read-$short-unread" --parts 1 --keys "runs/s27/unread-$short.txt"
+    python docs/results/v13/transfer_reads.py "$V/$reads.reads.jsonl" "$R/$run" --as-model "$MODEL" --unread "$U/unread-$short.txt"
+    if [ -s "$U/unread-$short.txt" ]; then
+      python docs/results/v13/read_run.py sheet "$R/$run" "$O/read-$short-unread" --parts 1 --keys "$U/unread-$short.txt"
     fi
   else
     also=()
