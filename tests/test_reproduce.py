@@ -181,6 +181,17 @@ def test_other_scale_in_same_out_is_refused(tmp_path, tiny_models):
         other.run()
 
 
+def test_a_state_file_with_steps_of_the_wrong_shape_is_one_clear_error(tmp_path):
+    """A hand-edited state.json whose 'steps' is a list (not name -> status) names the file and field."""
+    import json
+
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "state.json").write_text(json.dumps({"scale": "quick", "steps": ["v-base"]}))
+    with pytest.raises(InputError, match=r"state\.json: field 'steps' must be an object"):
+        Reproduction(P.SCALES["quick"], out, groups=("probe",)).load_state()
+
+
 def test_bad_only_is_one_line(capsys):
     assert main(["-q", "reproduce", "--quick", "--only", "main,bogus", "--out", "/nonexistent/x"]) == 2
     err = capsys.readouterr().err

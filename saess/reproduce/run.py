@@ -160,6 +160,9 @@ class Reproduction:
                 self.state = json.loads(self.state_path.read_text())
             except json.JSONDecodeError as e:
                 raise InputError(f"{self.state_path}: not valid JSON ({e.msg}); move it away to start over") from None
+            if not isinstance(self.state, dict) or not isinstance(self.state.get("steps", {}), dict):
+                raise InputError(f"{self.state_path}: field 'steps' must be an object mapping step names to their "
+                                 "status (was the file edited by hand?); move it away to start over")
             if self.state.get("scale") != self.scale.name:
                 raise InputError(f"{self.out} holds a reproduction at scale {self.state.get('scale')!r}, not "
                                  f"{self.scale.name!r}: use another --out")
