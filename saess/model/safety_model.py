@@ -104,14 +104,23 @@ INT8_BLOCK = 32
 INT8_SCALE = ".int8_scale"  # the key suffix of a quantized tensor's scales in safety.safetensors
 
 
-def _int8_blocks(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _as_blocks(v: torch.Tensor) -> torch.Tensor:
+    """`v` flattened as float32, zero-padded to whole blocks: [n_blocks, INT8_BLOCK]."""
     flat = v.detach().float().reshape(-1)
-    pad = (-flat.numel()) % INT8_BLOCK
-    blocks = torch.nn.functional.pad(flat, (0, pad)).view(-1, INT8_BLOCK)
+    return F.pad(flat, (0, (-flat.numel()) % INT8_BLOCK)).view(-1, INT8_BLOCK)
+
+
+def _from_blocks(blocks: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """The inverse of `_as_blocks`: the padding dropped, `like`'s shape."""
+    return blocks.reshape(-1)[: like.numel()].view(like.shape).contiguous()
+
+
+def _int8_blocks(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    blocks = _as_blocks(v)
     scale = (blocks.abs().amax(1) / 127).to(torch.float16).float()
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))
     q = torch.round(blocks / scale[:, None]).clamp(-127, 127).to(torch.int8)
-    return q.reshape(-1)[: flat.numel()].view(v.shape).contiguous(), scale.to(torch.float16)
+    return _from_blocks(q, v), scale.to(torch.float16)
 
 
 def stored_state(state: dict[str, torch.Tensor], weights_dtype: str) -> dict[str, torch.Tensor]:
@@ -149,10 +158,7 @@ def loaded_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         if v.dtype != torch.int8 or scale.numel() != -(-v.numel() // INT8_BLOCK):
             raise ModelError(f"safety.safetensors: {k} ({v.dtype}, {v.numel()} values) does not match its "
                              f"{scale.numel()} int8 block scales")
-        flat = v.reshape(-1).float()
-        pad = (-flat.numel()) % INT8_BLOCK
-        blocks = torch.nn.functional.pad(flat, (0, pad)).view(-1, INT8_BLOCK) * scale.float()[:, None]
-        out[k] = blocks.reshape(-1)[: flat.numel()].view(v.shape).contiguous()
+        out[k] = _from_blocks(_as_blocks(v) * scale.float()[:, None], v)
     return out
 
 
