@@ -161,6 +161,83 @@ def test_members_in_one_pass_leave_every_token_as_the_base_computes_it():
             torch.testing.assert_close(on[:, n + k], alone[:, n], atol=1e-5, rtol=0)
 
 
+def test_query_only_members_judge_only_the_views_that_hold_the_query():
+    """`window_members` 2 of 3: the judgements of the answer alone (rules 2-3 windows) are the mean of members 0-1,
+    every view that holds the query the mean of all three, in every scoring path."""
+    e, members = ensemble_models([_member(k) for k in range(3)], window_members=2), [_member(k) for k in range(3)]
+    assert e.config.window_members == 2 and e.window_member_count == 2
+    batch = collate(_views(e), e.tokenizer.pad_token_id)
+    alone = e.window_views(batch)
+    assert alone.tolist() == [False, False, True, False]  # _views: the third reads the answer without the query
+    with torch.no_grad():
+        each = torch.stack([_p(m.text_phase_safety_logits(batch)) for m in members])
+        want = torch.where(alone, each[:2].mean(0), each.mean(0))
+        assert (want - each.mean(0)).abs().max() > 1e-3  # leaving member 2 out of the window is visible
+        got = {"text_phase": e.text_phase_safety_logits(batch),
+               "forward_text": e(batch, phase="text", compute_lm=False).safety_logits,
+               "multi": e.text_phase_multi_logits(batch, batch.content[:, None])[:, 0],
+               "from_kv": e.cls_logits_from_kv(e.visible_kv(batch, store_dtype=torch.float32), window=alone)}
+        for name, lg in got.items():
+            torch.testing.assert_close(_p(lg), want, atol=1e-5, rtol=0, msg=name)
+        q = [m.classify(PROMPTS) for m in members]  # the query: every member
+        assert e.classify(PROMPTS) == pytest.approx([sum(x) / 3 for x in zip(*q, strict=True)], abs=1e-5)
+    for bad in (0, 4, True, 1.5):
+        with pytest.raises(ModelError, match="window_members"):
+            ensemble_models([_member(k) for k in range(3)], window_members=bad) if bad in (0, 4) else \
+                SafetyModel(e.lm, e.tokenizer, __import__("dataclasses").replace(e.config, window_members=bad))
+    assert ensemble_models([_member(k) for k in range(3)], window_members=3).config.window_members is None
+
+
+def test_the_engine_judges_answer_windows_with_the_window_members_only():
+    """`window_members` 1 of 3, no decision acting: the query judgement and the recheck's looks are the mean of the
+    three members, every rule-2 window member 0's own P; the tokens are member 0's alone."""
+    e = ensemble_models([_member(k) for k in range(3)], window_members=1)
+    members = [_member(k) for k in range(3)]
+    cfg = StrategicConfig(schedule="every", reliance="high", tau=2, r1=4, r2=3, r3=2, lm_reads_cls=False,
+                          threshold=0.9999, recheck=0.5)
+    sp = SamplingConfig(max_new_tokens=12)
+    with torch.no_grad():
+        got = SafeGenerator(e, cfg).generate(PROMPTS, PREFILLS, sp, record=True)
+        alone = [SafeGenerator(m, cfg).generate(PROMPTS, PREFILLS, sp, record=True) for m in members]
+    assert [r.p_malicious_query for r in got] == pytest.approx(
+        [sum(a[b].p_malicious_query for a in alone) / 3 for b in range(len(PROMPTS))], abs=1e-5)
+    assert [r.generated for r in got] == [r.generated for r in alone[0]]
+    evals = got[0].debug["evals"]
+    assert evals and all(t["rule"] == 2 for r in got for t in r.trace[1:])
+    for i, ev in enumerate(evals):
+        assert ev["p"] == pytest.approx(alone[0][0].debug["evals"][i]["p"], abs=1e-5)
+        want_look = [sum(a[0].debug["evals"][i]["p_look"][b] for a in alone) / 3 for b in range(len(PROMPTS))]
+        assert ev["p_look"] == pytest.approx(want_look, abs=1e-5)
+
+
+@pytest.mark.parametrize("schedule,reliance,recheck", [("every", "medium", 0.5), ("annealing", "high", None)])
+def test_engine_equals_the_reference_with_query_only_members(schedule, reliance, recheck):
+    """The engine against the cache-free reference with `window_members` 2 of 3, rule-1 windows (a flagged query
+    under reliance medium reads the query with the answer: every member) and rules 2-3 windows (members 0-1)."""
+    from saess.generation.reference import recompute
+
+    e = ensemble_models([_member(k) for k in range(3)], window_members=2)
+    with torch.no_grad():
+        q = sorted(e.classify(PROMPTS))
+    cfg = StrategicConfig(schedule=schedule, reliance=reliance, period=3, tau=2, r1=4, r2=3, r3=2,
+                          lm_reads_cls=False, recheck=recheck, threshold=(q[1] + q[2]) / 2, window_threshold=0.6)
+    with torch.no_grad():
+        res = SafeGenerator(e, cfg).generate(PROMPTS, PREFILLS, SamplingConfig(max_new_tokens=14), record=True)
+    dbg = res[0].debug
+    rules = set()
+    for row in range(len(PROMPTS)):
+        with torch.no_grad():
+            ref = recompute(e, dbg, row, cfg)
+        live = [i for i, e_ in enumerate(dbg["evals"]) if ref.stopped_at is None or e_["step"] <= ref.stopped_at]
+        assert [dbg["evals"][i]["p"][row] for i in live] == pytest.approx([ref.p[i] for i in live], abs=1e-4)
+        if recheck is not None:
+            assert [dbg["evals"][i]["p_look"][row] for i in live] == pytest.approx([ref.p_look[i] for i in live],
+                                                                                   abs=1e-4)
+        assert [t["decision"] for t in res[row].trace] == [t["decision"] for t in ref.trace]
+        rules |= {t["rule"] for t in ref.trace[1:]}
+    assert 2 in rules and (reliance != "medium" or 1 in rules)
+
+
 def test_save_load_through_the_command(tmp_path):
     from saess.cli import main
     from saess.model.registry import ModelRegistry
@@ -175,6 +252,10 @@ def test_save_load_through_the_command(tmp_path):
             return SafetyModel.from_pretrained(name, base_lm=tiny_safety_model("llama", "chatml", seed=0).lm)
 
     args = ["ensemble", *sum((["--member", str(tmp_path / f"m{k}")] for k in range(3)), []), "--out", str(tmp_path / "e")]
+    assert main([*args[:-1], str(tmp_path / "w"), "--window-members", "2"], registry=TinyRegistry()) == 0
+    w = SafetyModel.from_pretrained(tmp_path / "w", base_lm=tiny_safety_model("llama", "chatml", seed=0).lm)
+    assert w.config.window_members == 2 and w.window_member_count == 2
+    assert main([*args[:-1], str(tmp_path / "w4"), "--window-members", "4"], registry=TinyRegistry()) != 0
     assert main(args, registry=TinyRegistry()) == 0
     back = SafetyModel.from_pretrained(tmp_path / "e", base_lm=tiny_safety_model("llama", "chatml", seed=0).lm)
     assert back.config.members == 3

@@ -327,7 +327,9 @@ class SafeGenerator:
                     p = m.head(hidden[:, 1], window=win_rows).float().softmax(-1)[:, 1]
                     p_look = m.head(hidden[:, 2], recheck=True).float().softmax(-1)[:, 1] if recheck else None
                     if M:  # the mean over the members of each judgement
-                        p, *rest = self._mean_over_members(hidden[:, 1 + n:1 + n + M], [p, p_look][:n])
+                        answer_alone = torch.tensor([r.rule != 1 for r in rows], device=dev)
+                        p, *rest = self._mean_over_members(hidden[:, 1 + n:1 + n + M], [p, p_look][:n],
+                                                           answer_alone)
                         p_look = rest[0] if recheck else None
                 _replace_cls_slot(cache, src=-(n + M + 1), drop=n + M + 1)
                 p = p.tolist()
@@ -382,16 +384,26 @@ class SafeGenerator:
         (p,) = self._mean_over_members(hidden, [p0])
         return p
 
-    def _mean_over_members(self, hidden: torch.Tensor, first: list[torch.Tensor]) -> list[torch.Tensor]:
+    def _mean_over_members(self, hidden: torch.Tensor, first: list[torch.Tensor],
+                           answer_alone: torch.Tensor | None = None) -> list[torch.Tensor]:
         """`hidden` [B, (members - 1) * n, H]: members 1.. in order, each with n judgements (i = 1: the recheck's
-        look); `first`: member 0's P per judgement. Returns the members' mean P per judgement."""
+        look); `first`: member 0's P per judgement. Returns the members' mean P per judgement; `answer_alone` (bool
+        [B]): the rows whose judgement 0 reads the answer alone (rules 2-3), averaged over the first
+        `window_members` only (`SafetyConfig.window_members`; the look holds the query: every member)."""
         m, n = self.model, len(first)
+        w = m.window_member_count
         total = [p.clone() for p in first]
+        count = [torch.ones_like(p) for p in first]
         for k in range(1, m.config.members):
             with m.member(k):
                 for i in range(n):
-                    total[i] += m.head(hidden[:, (k - 1) * n + i], recheck=i == 1).float().softmax(-1)[:, 1]
-        return [t / m.config.members for t in total]
+                    pk = m.head(hidden[:, (k - 1) * n + i], recheck=i == 1).float().softmax(-1)[:, 1]
+                    use = torch.ones_like(pk)
+                    if k >= w and i == 0 and answer_alone is not None:
+                        use = (~answer_alone).to(pk.dtype)
+                    total[i] += pk * use
+                    count[i] += use
+        return [t / c for t, c in zip(total, count, strict=True)]
 
     @staticmethod
     def _unconfirmed(r: _Row, step: int) -> None:

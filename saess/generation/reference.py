@@ -120,13 +120,16 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
     def judge(upto: int, picks: list[tuple[int, bool, bool]]) -> list[float]:
         """P(malicious) of the `[CLS]` positions `picks` (index, recheck, window) of a prefix pass; for an
         ensemble (docs/model.md, "Ensembles") the members' mean, each member in a pass of its own."""
-        total = [0.0] * len(picks)
+        total, count = [0.0] * len(picks), [0] * len(picks)
         for k in range(model.config.members):
             with model.member(k):
                 _, hidden = run(upto)
                 for i, (index, rc, w) in enumerate(picks):
+                    if w and k >= model.window_member_count:
+                        continue  # a query-only member: not the answer alone (SafetyConfig.window_members)
                     total[i] += head_p(hidden[0, index], recheck=rc, window=w)
-        return [t / model.config.members for t in total]
+                    count[i] += 1
+        return [t / c for t, c in zip(total, count, strict=True)]
 
     copies: set[int] = set()
     first: dict[int, int] = {}  # second copy -> first copy of the same token

@@ -10,6 +10,11 @@ no token of an answer changes; the engine scores the other members in one small 
 The decoding settings are the first member's; its thresholds do not hold for the mean (its distribution differs), so
 the built model must be calibrated (`saess calibrate`) before use: `saess ensemble` says so, and records
 `"calibrated": false` until then. `saess ensemble --member A --member B ... --out DIR` writes it.
+
+`window_members` (`--window-members N`, ours): only the first N members judge the windows of the answer alone (rules
+2-3); the others, query-only members, judge the views that hold the query (the query, rule 1's confirmation windows,
+the recheck's looks). Members trained to read edgy-but-benign requests can then join the query judgement without
+moving the window judgement (docs/model.md, "Query-only members").
 """
 
 from __future__ import annotations
@@ -28,12 +33,15 @@ def _member_state(m: SafetyModel) -> dict:
     return {k: v for k, v in m.safety_state().items() if k.startswith(("cls_embedding", "safety_head.", "cls_adapter."))}
 
 
-def ensemble_models(models: list[SafetyModel]) -> SafetyModel:
+def ensemble_models(models: list[SafetyModel], window_members: int | None = None) -> SafetyModel:
     """A new model (on the first model's LM object) whose classifiers are each of `models`' own. Every model must be
     one classifier (members 1, no window `[CLS]`) over the same base model with a frozen LM and adapters of the same
-    rank. The first model is consumed: its hooks leave the LM, which the new model owns."""
+    rank. The first model is consumed: its hooks leave the LM, which the new model owns. `window_members`: how many
+    of them, from the first, judge the windows of the answer alone (None: all; `SafetyConfig.window_members`)."""
     if len(models) < 2:
         raise ModelError(f"an ensemble needs at least two models, got {len(models)}")
+    if window_members is not None and not 1 <= window_members <= len(models):
+        raise ModelError(f"window_members {window_members}: give 1 to {len(models)} (the number of members)")
     c0 = models[0].config
     for i, m in enumerate(models):
         c = m.config
@@ -48,7 +56,9 @@ def ensemble_models(models: list[SafetyModel]) -> SafetyModel:
                              f"the first's {c0.cls_adapter_r}/{c0.cls_adapter_alpha}")
     first = models[0]
     extra = {**c0.extra, "ensemble": {"members": [m.config.extra for m in models], "calibrated": False}}
-    config = replace(c0, members=len(models), lm_reads_cls=False, extra=extra)
+    if window_members == len(models):
+        window_members = None  # every member judges everything
+    config = replace(c0, members=len(models), window_members=window_members, lm_reads_cls=False, extra=extra)
     first._hook.remove()
     if first.cls_adapter is not None:
         for h in first.cls_adapter._handles:
@@ -61,10 +71,13 @@ def ensemble_models(models: list[SafetyModel]) -> SafetyModel:
     return out.to(first.device).eval()
 
 
-def ensemble_folders(paths: list[str | Path], out: str | Path, registry=None) -> Path:
+def ensemble_folders(paths: list[str | Path], out: str | Path, registry=None,
+                     window_members: int | None = None) -> Path:
     """`saess ensemble`: load each member (by name or folder), build, save, and record where each came from."""
     reg = registry or ModelRegistry()
-    model = ensemble_models([reg.load(str(p)) for p in paths])
+    if window_members is not None and not 1 <= window_members <= len(paths):
+        raise ModelError(f"--window-members {window_members}: give 1 to {len(paths)} (the number of --member)")
+    model = ensemble_models([reg.load(str(p)) for p in paths], window_members=window_members)
     log = {"members": [{"model": str(p), "fingerprint": reg.fingerprint(str(p))} for p in paths],
            "note": "thresholds are the first member's and do not hold for the mean: run `saess calibrate` on it"}
     model.config.extra["ensemble"]["sources"] = log["members"]

@@ -88,6 +88,11 @@ class SafetyConfig:
     # number of classifiers (each its own `[CLS]` embedding, `[CLS]`-only adapter and head); every judgement's
     # P(malicious) is their mean. 1: one classifier.
     members: int = 1
+    # (ours) How many of an ensemble's members, from the first, judge the windows of the answer alone (rules 2-3);
+    # the others judge only views that hold the query (the query judgement, rule 1's confirmation windows and the
+    # recheck's looks), which every member judges. None: every member judges everything (docs/model.md,
+    # "Ensembles", "Query-only members").
+    window_members: int | None = None
     # The dtype `safety.safetensors` stores its tensors in ("float32", "float16", "bfloat16", "int8"); loading casts
     # them to the model's dtype. float16 halves an artifact (an ensemble's members) at a rounding of about 5e-4
     # relative; int8 (block-wise, `stored_state`) quarters it.
@@ -230,6 +235,10 @@ class SafetyModel(nn.Module):
             raise ModelError(f"members must be an integer >= 1, got {config.members!r}")
         if config.members > 1:
             self._new_members(config.members - 1)
+        w = config.window_members
+        if w is not None and (isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= config.members):
+            raise ModelError(f"window_members must be an integer from 1 to members ({config.members}) or null, "
+                             f"got {w!r}")
         self.safety_logit_hook = None  # tests may force the head's output: fn(logits) -> logits
         self.recheck_logit_hook = None  # ... and that of the engine's rechecks (StrategicConfig.recheck)
 
@@ -327,17 +336,33 @@ class SafetyModel(nn.Module):
         adapter = self.member_adapters[k - 1] if len(self.member_adapters) else None
         return self.member_embeddings[k - 1], self.member_heads[k - 1], adapter
 
-    def members_mean(self, first: torch.Tensor, fn) -> torch.Tensor:
+    @property
+    def window_member_count(self) -> int:
+        """How many members, from the first, judge the windows of the answer alone (`SafetyConfig.window_members`)."""
+        return self.config.window_members or self.config.members
+
+    def members_mean(self, first: torch.Tensor, fn, window: torch.Tensor | None = None) -> torch.Tensor:
         """Safety logits of an ensemble: `first` (member 0's logits [..., 2]) and `fn()` run under each other
         member give P per member; the result is the log of their mean (so that softmax gives the mean P).
-        A model with one classifier, or a call inside `member(k)`, returns `first`."""
+        `window` (bool, `first`'s shape without the last dimension): the judgements that read the answer alone
+        (`window_views`), whose mean is over the first `window_member_count` members only. A model with one
+        classifier, or a call inside `member(k)`, returns `first`."""
         if self.config.members == 1 or self._member is not None:
             return first
+        w = self.window_member_count
         probs = first.float().softmax(-1)
+        count = torch.ones_like(probs[..., :1])
+        only_query = None
+        if w < self.config.members and window is not None:
+            only_query = (~window.to(probs.device))[..., None].to(probs.dtype)
         for k in range(1, self.config.members):
             with self.member(k):
-                probs = probs + fn().float().softmax(-1)
-        return (probs / self.config.members).log()
+                pk = fn().float().softmax(-1)
+            if k < w or window is None:
+                probs, count = probs + pk, count + 1
+            else:  # a query-only member: the judgements that hold the query
+                probs, count = probs + pk * only_query, count + only_query
+        return (probs / count).log()
 
     def _register_hook(self) -> None:
         if self._hook is not None:
@@ -582,7 +607,8 @@ class SafetyModel(nn.Module):
                                      logits_to_keep=0 if compute_lm else 1, cls_window=win)
         safety_logits = self.head(hidden[:, 0], window=win[:, 0] if win is not None else None)
         safety_logits = self.members_mean(safety_logits, lambda: self.head(
-            self.run(batch.input_ids, batch.position_ids, mask, logits_to_keep=1, cls_window=win)[1][:, 0]))
+            self.run(batch.input_ids, batch.position_ids, mask, logits_to_keep=1, cls_window=win)[1][:, 0]),
+            window=self.window_views(batch) if phase == "text" else None)
         out = SafetyOutput(safety_logits=safety_logits, lm_logits=logits if compute_lm else None)
         if compute_lm and (batch.labels != IGNORE).any():
             out.lm_loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), batch.labels[:, 1:].flatten(),
@@ -656,7 +682,7 @@ class SafetyModel(nn.Module):
             return self.head(hidden.reshape(B * K, -1), window=win.reshape(-1) if win is not None else None
                              ).reshape(B, K, -1)
 
-        return self.members_mean(judge(), judge)
+        return self.members_mean(judge(), judge, window=self.window_views(batch, cls_sees))
 
     @torch.no_grad()
     def visible_kv(self, batch: SafetyBatch, store_dtype: torch.dtype = torch.float16
@@ -705,7 +731,7 @@ class SafetyModel(nn.Module):
             drop_last_slots(cache, 1)
             return self.head(hidden[:, 0], window=win[:, 0] if win is not None else None)
 
-        return self.members_mean(judge(), judge)
+        return self.members_mean(judge(), judge, window=window)
 
     @torch.no_grad()
     def classify(self, prompts: list[str], batch_size: int = 8, progress=None) -> list[float]:

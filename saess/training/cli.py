@@ -32,8 +32,8 @@ def cmd_compose(args) -> int:
 
 
 def cmd_ensemble(args) -> int:
-    path = ensemble_folders(args.member, args.out, registry=args.registry)
-    print(json.dumps({"out": str(path), "members": len(args.member),
+    path = ensemble_folders(args.member, args.out, registry=args.registry, window_members=args.window_members)
+    print(json.dumps({"out": str(path), "members": len(args.member), "window_members": args.window_members,
                       "next": f"saess calibrate --model {path} --out CALIBRATED (the first member's thresholds do "
                               "not hold for the mean)"}))
     return 0
@@ -58,6 +58,9 @@ def register_training_commands(sub) -> None:
                    help="MODEL (a trained name or folder); give it two or more times. The first gives the decoding "
                         "settings")
     p.add_argument("--out", required=True, help="folder of the ensemble (calibrate it before use)")
+    p.add_argument("--window-members", type=int, default=None, metavar="N",
+                   help="only the first N members judge the windows of the answer alone (rules 2-3); the others judge "
+                        "the views that hold the query (default: every member judges everything)")
     p.set_defaults(func=cmd_ensemble)
     p = sub.add_parser("compose", help="one model from two: the query judgement of one, the window judgement of another")
     p.add_argument("--query", required=True, help="MODEL whose [CLS], adapter, head, settings and query threshold judge "
