@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Session 29 (docs/results/v29/rule.md): step 0 of the two new members, step 1, and `ens7m` built for step 2.
-# Usage: docs/results/v29/make_ens7m.sh [score|table|build]   (each stage skipped when its output exists)
+# Usage: docs/results/v29/make_ens7m.sh [score|table|build|ens7w]   (each stage skipped when its output exists)
 set -euo pipefail
 cd /work/main; . .venv/bin/activate
 export OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1}
@@ -24,6 +24,12 @@ case ${1:-all} in
       mv $R/v15cfr2.tmp/saess/artifacts/default $R/v15cfr2; rm -rf $R/v15cfr2.tmp; }
     [ -e $R/ens7 ] || saess ensemble --member $R/v15cfr2 $(for s in 1 2 3 4; do echo --member runs/s23/v15c-s$s/final; done) \
       --member $R/ko8-s5/final --member $R/ko8-s6/final --out $R/ens7
-    [ -e $R/ens7m ] || python docs/results/v29/set_matched.py $R/ens7 $R/ens7m ;;
+    [ -e $R/ens7m ] || python docs/results/v29/set_matched.py $R/ens7 $R/ens7m ;;&
+  ens7w|all)
+    # the amendment's candidate: the same seven members, the first five judging the answer windows
+    [ -e $R/v15cfr2 ] || { echo "run the build stage first"; exit 1; }
+    [ -e $R/ens7-w5 ] || saess ensemble --member $R/v15cfr2 $(for s in 1 2 3 4; do echo --member runs/s23/v15c-s$s/final; done) \
+      --member $R/ko8-s5/final --member $R/ko8-s6/final --window-members 5 --out $R/ens7-w5
+    [ -e $R/ens7w ] || python docs/results/v29/set_matched.py $R/ens7-w5 $R/ens7w --window-from ens5 ;;
 esac
 date; echo "make_ens7m ${1:-all} done"
