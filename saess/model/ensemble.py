@@ -33,6 +33,11 @@ def _member_state(m: SafetyModel) -> dict:
     return {k: v for k, v in m.safety_state().items() if k.startswith(("cls_embedding", "safety_head.", "cls_adapter."))}
 
 
+def _check_window_members(window_members: int | None, n: int) -> None:
+    if window_members is not None and not 1 <= window_members <= n:
+        raise ModelError(f"window_members {window_members}: give 1 to {n} (the number of members)")
+
+
 def ensemble_models(models: list[SafetyModel], window_members: int | None = None) -> SafetyModel:
     """A new model (on the first model's LM object) whose classifiers are each of `models`' own. Every model must be
     one classifier (members 1, no window `[CLS]`) over the same base model with a frozen LM and adapters of the same
@@ -40,8 +45,7 @@ def ensemble_models(models: list[SafetyModel], window_members: int | None = None
     of them, from the first, judge the windows of the answer alone (None: all; `SafetyConfig.window_members`)."""
     if len(models) < 2:
         raise ModelError(f"an ensemble needs at least two models, got {len(models)}")
-    if window_members is not None and not 1 <= window_members <= len(models):
-        raise ModelError(f"window_members {window_members}: give 1 to {len(models)} (the number of members)")
+    _check_window_members(window_members, len(models))
     c0 = models[0].config
     for i, m in enumerate(models):
         c = m.config
@@ -75,8 +79,7 @@ def ensemble_folders(paths: list[str | Path], out: str | Path, registry=None,
                      window_members: int | None = None) -> Path:
     """`saess ensemble`: load each member (by name or folder), build, save, and record where each came from."""
     reg = registry or ModelRegistry()
-    if window_members is not None and not 1 <= window_members <= len(paths):
-        raise ModelError(f"--window-members {window_members}: give 1 to {len(paths)} (the number of --member)")
+    _check_window_members(window_members, len(paths))  # before loading any member
     model = ensemble_models([reg.load(str(p)) for p in paths], window_members=window_members)
     log = {"members": [{"model": str(p), "fingerprint": reg.fingerprint(str(p))} for p in paths],
            "note": "thresholds are the first member's and do not hold for the mean: run `saess calibrate` on it"}
