@@ -66,21 +66,16 @@ def test_every_scoring_path_gives_the_mean_of_the_members():
             torch.testing.assert_close(_p(e.text_phase_safety_logits(batch)), each[2], atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("schedule,reliance,recheck", [
-    ("every", "medium", None), ("annealing", "high", None), ("every", "high", 0.5), ("periodic", "medium", 0.5)])
-def test_engine_equals_the_reference_for_an_ensemble(schedule, reliance, recheck):
-    """The cached engine (other members in one appended pass, then dropped) against the cache-free reference
-    (each member in its own pass): P per re-evaluation (and look), logits, decisions."""
+def _engine_against_reference(e: SafetyModel, cfg: StrategicConfig) -> tuple[int, set[int]]:
+    """Generate with the cached engine, then compare every row with the cache-free reference (each member in its own
+    pass): P per live re-evaluation (and look), logits, decisions. Returns (live re-evaluations, rules seen)."""
     from saess.generation.reference import recompute
 
-    e = _ensemble()
-    cfg = StrategicConfig(schedule=schedule, reliance=reliance, period=3, tau=2, r1=4, r2=3, r3=2,
-                          lm_reads_cls=False, recheck=recheck, threshold=0.6)
     with torch.no_grad():
         res = SafeGenerator(e, cfg).generate(PROMPTS, PREFILLS, SamplingConfig(max_new_tokens=14), record=True)
     dbg = res[0].debug
     assert dbg["evals"]
-    live_evals = 0
+    live_evals, rules = 0, set()
     for row in range(len(PROMPTS)):
         with torch.no_grad():
             ref = recompute(e, dbg, row, cfg)
@@ -88,7 +83,7 @@ def test_engine_equals_the_reference_for_an_ensemble(schedule, reliance, recheck
         # rule 2, the reference with the rule it stopped in)
         live = [i for i, e_ in enumerate(dbg["evals"]) if ref.stopped_at is None or e_["step"] <= ref.stopped_at]
         assert [dbg["evals"][i]["p"][row] for i in live] == pytest.approx([ref.p[i] for i in live], abs=1e-4)
-        if recheck is not None:
+        if cfg.recheck is not None:
             assert [dbg["evals"][i]["p_look"][row] for i in live] == pytest.approx([ref.p_look[i] for i in live],
                                                                                    abs=1e-4)
         cached = torch.stack([s["logits"][row] for s in dbg["steps"]])[ref.real]
@@ -97,6 +92,18 @@ def test_engine_equals_the_reference_for_an_ensemble(schedule, reliance, recheck
         torch.testing.assert_close(cached[fin], want[fin], atol=1e-4, rtol=0)
         assert [t["decision"] for t in res[row].trace] == [t["decision"] for t in ref.trace]
         live_evals += len(live)
+        rules |= {t["rule"] for t in ref.trace[1:]}
+    return live_evals, rules
+
+
+@pytest.mark.parametrize("schedule,reliance,recheck", [
+    ("every", "medium", None), ("annealing", "high", None), ("every", "high", 0.5), ("periodic", "medium", 0.5)])
+def test_engine_equals_the_reference_for_an_ensemble(schedule, reliance, recheck):
+    """The cached engine (other members in one appended pass, then dropped) against the cache-free reference
+    (each member in its own pass): P per re-evaluation (and look), logits, decisions."""
+    cfg = StrategicConfig(schedule=schedule, reliance=reliance, period=3, tau=2, r1=4, r2=3, r3=2,
+                          lm_reads_cls=False, recheck=recheck, threshold=0.6)
+    live_evals, _ = _engine_against_reference(_ensemble(), cfg)
     assert live_evals >= 3  # the members' mean was compared on live windows
 
 
@@ -214,27 +221,12 @@ def test_the_engine_judges_answer_windows_with_the_window_members_only():
 def test_engine_equals_the_reference_with_query_only_members(schedule, reliance, recheck):
     """The engine against the cache-free reference with `window_members` 2 of 3, rule-1 windows (a flagged query
     under reliance medium reads the query with the answer: every member) and rules 2-3 windows (members 0-1)."""
-    from saess.generation.reference import recompute
-
     e = ensemble_models([_member(k) for k in range(3)], window_members=2)
     with torch.no_grad():
         q = sorted(e.classify(PROMPTS))
     cfg = StrategicConfig(schedule=schedule, reliance=reliance, period=3, tau=2, r1=4, r2=3, r3=2,
                           lm_reads_cls=False, recheck=recheck, threshold=(q[1] + q[2]) / 2, window_threshold=0.6)
-    with torch.no_grad():
-        res = SafeGenerator(e, cfg).generate(PROMPTS, PREFILLS, SamplingConfig(max_new_tokens=14), record=True)
-    dbg = res[0].debug
-    rules = set()
-    for row in range(len(PROMPTS)):
-        with torch.no_grad():
-            ref = recompute(e, dbg, row, cfg)
-        live = [i for i, e_ in enumerate(dbg["evals"]) if ref.stopped_at is None or e_["step"] <= ref.stopped_at]
-        assert [dbg["evals"][i]["p"][row] for i in live] == pytest.approx([ref.p[i] for i in live], abs=1e-4)
-        if recheck is not None:
-            assert [dbg["evals"][i]["p_look"][row] for i in live] == pytest.approx([ref.p_look[i] for i in live],
-                                                                                   abs=1e-4)
-        assert [t["decision"] for t in res[row].trace] == [t["decision"] for t in ref.trace]
-        rules |= {t["rule"] for t in ref.trace[1:]}
+    _, rules = _engine_against_reference(e, cfg)
     assert 2 in rules and (reliance != "medium" or 1 in rules)
 
 
