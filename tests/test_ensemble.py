@@ -209,12 +209,34 @@ def test_the_engine_judges_answer_windows_with_the_window_members_only():
     assert [r.p_malicious_query for r in got] == pytest.approx(
         [sum(a[b].p_malicious_query for a in alone) / 3 for b in range(len(PROMPTS))], abs=1e-5)
     assert [r.generated for r in got] == [r.generated for r in alone[0]]
+    # the window bands read the window members' own query score (here member 0's)
+    assert [r.trace[0]["p_window_members"] for r in got] == pytest.approx(
+        [a.p_malicious_query for a in alone[0]], abs=1e-5)
     evals = got[0].debug["evals"]
     assert evals and all(t["rule"] == 2 for r in got for t in r.trace[1:])
     for i, ev in enumerate(evals):
         assert ev["p"] == pytest.approx(alone[0][0].debug["evals"][i]["p"], abs=1e-5)
         want_look = [sum(a[0].debug["evals"][i]["p_look"][b] for a in alone) / 3 for b in range(len(PROMPTS))]
         assert ev["p_look"] == pytest.approx(want_look, abs=1e-5)
+
+
+def test_window_bands_read_the_window_members_query_score():
+    """With query-only members a row's window threshold comes from the bands on the window members' query score
+    (the bands belong to the window judgement), not on the mean of all: a band bound between the two flips it."""
+    e = ensemble_models([_member(k) for k in range(3)], window_members=1)
+    with torch.no_grad():
+        mean = e.classify(PROMPTS)
+        first = _member(0).classify(PROMPTS)
+    b = max(range(len(PROMPTS)), key=lambda i: abs(mean[i] - first[i]))
+    assert abs(mean[b] - first[b]) > 1e-3
+    bound = (mean[b] + first[b]) / 2
+    cfg = StrategicConfig(schedule="every", reliance="high", tau=2, r1=4, r2=3, r3=2, lm_reads_cls=False,
+                          threshold=0.9999, window_threshold=0.9999, window_bands=((bound, 1e-9),))
+    with torch.no_grad():
+        row = SafeGenerator(e, cfg).generate([PROMPTS[b]], [PREFILLS[b]], SamplingConfig(max_new_tokens=8))[0]
+    assert row.trace[0]["p_window_members"] == pytest.approx(first[b], abs=1e-5)
+    band_acts = first[b] < bound  # the window members' score is under the bound: every window flags
+    assert [t["decision"] for t in row.trace[1:]][:1] == (["malicious"] if band_acts else ["benign"])
 
 
 @pytest.mark.parametrize("schedule,reliance,recheck", [("every", "medium", 0.5), ("annealing", "high", None)])

@@ -183,20 +183,24 @@ class SafeGenerator:
             logits, hidden, cache = m.run(batch.input_ids, batch.position_ids, mask, cache=unevicting_cache(),
                                           use_cache=True, logits_to_keep=1)
             p0 = m.head(hidden[:, 0]).float().softmax(-1)[:, 1]
+            band_p = None  # the query score the window bands read, when it is not p0 (query-only members)
             if m.config.members > 1:  # the other classifiers read the query too
                 reads_query = batch.valid & batch.content & ~batch.is_response
                 reads_query[:, 0] = False
-                p0 = self._query_members_mean(cache, reads_query, p0)
+                p0, band_p = self._query_members_mean(cache, reads_query, p0)
+                band_p = band_p.tolist() if band_p is not None else None
             p0 = p0.tolist()
         next_logits = logits[:, -1].float()
         next_pos = batch.position_ids[:, -1] + 1
         rows = [_Row(int(batch.is_response[b].sum())) for b in range(B)]
         dbg = {"steps": [], "evals": []} if record else None
         for b, r in enumerate(rows):
-            r.window_threshold = cfg.window_threshold_for(p0[b])
+            r.window_threshold = cfg.window_threshold_for(p0[b] if band_p is None else band_p[b])
             mal = p0[b] >= cfg.threshold
             r.trace.append({"step": 0, "window": "query", "p_malicious": round(p0[b], 6),
                             "decision": "malicious" if mal else "benign", "rule": 1 if mal else 2})
+            if band_p is not None:  # the window members' own query score, which the window bands read
+                r.trace[-1]["p_window_members"] = round(band_p[b], 6)
             if signal and mal:
                 r.state = MAL_INIT
                 if cfg.confirms(p0[b]):
@@ -365,12 +369,14 @@ class SafeGenerator:
         return results
 
     @torch.no_grad()
-    def _query_members_mean(self, cache, reads: torch.Tensor, p0: torch.Tensor) -> torch.Tensor:
+    def _query_members_mean(self, cache, reads: torch.Tensor, p0: torch.Tensor
+                            ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """An ensemble's query judgement (docs/model.md, "Ensembles"): member 0 has judged in the prompt pass (`p0`,
         P(malicious) [B]); the other members judge the same query in one pass of `members - 1` `[CLS]` positions
         (position id 0, each with its member's embedding and adapter: `run(cls_member=...)`) over `cache`, each
         reading the keys `reads` (bool [B, keys in cache]) and itself; they are then dropped from the cache (nothing
-        attends to them). Returns the mean P."""
+        attends to them). Returns the mean P, and with query-only members (`SafetyConfig.window_members`) the mean of
+        the window members, which the window bands read (they belong to the window judgement; else None)."""
         m = self.model
         B, slots = reads.shape[0], m.config.members - 1
         own = torch.eye(slots, dtype=torch.bool, device=m.device)
@@ -382,7 +388,10 @@ class SafeGenerator:
                                  cls_mask=torch.ones_like(ids, dtype=torch.bool), cls_member=member)
         drop_last_slots(cache, slots)
         (p,) = self._mean_over_members(hidden, [p0])
-        return p
+        if m.window_member_count == m.config.members:
+            return p, None
+        (pw,) = self._mean_over_members(hidden, [p0], torch.ones(B, dtype=torch.bool, device=m.device))
+        return p, pw
 
     def _mean_over_members(self, hidden: torch.Tensor, first: list[torch.Tensor],
                            answer_alone: torch.Tensor | None = None) -> list[torch.Tensor]:
