@@ -107,11 +107,10 @@ def test_engine_equals_the_reference_for_an_ensemble(schedule, reliance, recheck
     assert live_evals >= 3  # the members' mean was compared on live windows
 
 
-def test_the_engine_judges_with_the_mean_and_leaves_every_token_as_it_was():
-    """The query judgement is the members' mean; with no decision acting (threshold above 1) every token is member
-    0's alone and every step's logits equal its own within float rounding (the members' positions in the step's pass
-    are read by nothing and leave the cache as it was)."""
-    e, members = _ensemble(), [_member(k) for k in range(3)]
+def _quiet_runs(e: SafetyModel):
+    """The ensemble `e` and each of its three members alone on PROMPTS, no decision acting (thresholds above every
+    P), recheck looks on, every step recorded; the query judgement checked to be the mean of the three."""
+    members = [_member(k) for k in range(3)]
     cfg = StrategicConfig(schedule="every", reliance="high", tau=2, r1=4, r2=3, r3=2, lm_reads_cls=False,
                           threshold=0.9999, recheck=0.5)
     sp = SamplingConfig(max_new_tokens=12)
@@ -120,6 +119,14 @@ def test_the_engine_judges_with_the_mean_and_leaves_every_token_as_it_was():
         alone = [SafeGenerator(m, cfg).generate(PROMPTS, PREFILLS, sp, record=True) for m in members]
     assert [r.p_malicious_query for r in got] == pytest.approx(
         [sum(a[b].p_malicious_query for a in alone) / 3 for b in range(len(PROMPTS))], abs=1e-5)
+    return got, alone
+
+
+def test_the_engine_judges_with_the_mean_and_leaves_every_token_as_it_was():
+    """The query judgement is the members' mean; with no decision acting (threshold above 1) every token is member
+    0's alone and every step's logits equal its own within float rounding (the members' positions in the step's pass
+    are read by nothing and leave the cache as it was)."""
+    got, alone = _quiet_runs(_ensemble())
     assert all(t["decision"] == "benign" for r in [*got, *alone[0]] for t in r.trace)
     assert [r.generated for r in got] == [r.generated for r in alone[0]]
     for s_e, s_0 in zip(got[0].debug["steps"], alone[0][0].debug["steps"], strict=True):
@@ -198,16 +205,7 @@ def test_query_only_members_judge_only_the_views_that_hold_the_query():
 def test_the_engine_judges_answer_windows_with_the_window_members_only():
     """`window_members` 1 of 3, no decision acting: the query judgement and the recheck's looks are the mean of the
     three members, every rule-2 window member 0's own P; the tokens are member 0's alone."""
-    e = ensemble_models([_member(k) for k in range(3)], window_members=1)
-    members = [_member(k) for k in range(3)]
-    cfg = StrategicConfig(schedule="every", reliance="high", tau=2, r1=4, r2=3, r3=2, lm_reads_cls=False,
-                          threshold=0.9999, recheck=0.5)
-    sp = SamplingConfig(max_new_tokens=12)
-    with torch.no_grad():
-        got = SafeGenerator(e, cfg).generate(PROMPTS, PREFILLS, sp, record=True)
-        alone = [SafeGenerator(m, cfg).generate(PROMPTS, PREFILLS, sp, record=True) for m in members]
-    assert [r.p_malicious_query for r in got] == pytest.approx(
-        [sum(a[b].p_malicious_query for a in alone) / 3 for b in range(len(PROMPTS))], abs=1e-5)
+    got, alone = _quiet_runs(ensemble_models([_member(k) for k in range(3)], window_members=1))
     assert [r.generated for r in got] == [r.generated for r in alone[0]]
     # the window bands read the window members' own query score (here member 0's)
     assert [r.trace[0]["p_window_members"] for r in got] == pytest.approx(
