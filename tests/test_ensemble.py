@@ -2,6 +2,7 @@
 judgement is the mean of the members' P(malicious), in every scoring path and in the engine; no token changes."""
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -198,7 +199,7 @@ def test_query_only_members_judge_only_the_views_that_hold_the_query():
     for bad in (0, 4, True, 1.5):
         with pytest.raises(ModelError, match="window_members"):
             ensemble_models([_member(k) for k in range(3)], window_members=bad) if bad in (0, 4) else \
-                SafetyModel(e.lm, e.tokenizer, __import__("dataclasses").replace(e.config, window_members=bad))
+                SafetyModel(e.lm, e.tokenizer, replace(e.config, window_members=bad))
     assert ensemble_models([_member(k) for k in range(3)], window_members=3).config.window_members is None
 
 

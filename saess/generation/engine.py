@@ -331,7 +331,8 @@ class SafeGenerator:
                     p = m.head(hidden[:, 1], window=win_rows).float().softmax(-1)[:, 1]
                     p_look = m.head(hidden[:, 2], recheck=True).float().softmax(-1)[:, 1] if recheck else None
                     if M:  # the mean over the members of each judgement
-                        answer_alone = torch.tensor([r.rule != 1 for r in rows], device=dev)
+                        answer_alone = (torch.tensor([r.rule != 1 for r in rows], device=dev)
+                                        if m.has_query_only_members else None)
                         p, *rest = self._mean_over_members(hidden[:, 1 + n:1 + n + M], [p, p_look][:n],
                                                            answer_alone)
                         p_look = rest[0] if recheck else None
@@ -388,7 +389,7 @@ class SafeGenerator:
                                  cls_mask=torch.ones_like(ids, dtype=torch.bool), cls_member=member)
         drop_last_slots(cache, slots)
         (p,) = self._mean_over_members(hidden, [p0])
-        if m.window_member_count == m.config.members:
+        if not m.has_query_only_members:
             return p, None
         (pw,) = self._mean_over_members(hidden, [p0], torch.ones(B, dtype=torch.bool, device=m.device))
         return p, pw
@@ -400,18 +401,13 @@ class SafeGenerator:
         [B]): the rows whose judgement 0 reads the answer alone (rules 2-3), averaged over the first
         `window_members` only (`SafetyConfig.window_members`; the look holds the query: every member)."""
         m, n = self.model, len(first)
-        w = m.window_member_count
-        total = [p.clone() for p in first]
-        count = [torch.ones_like(p) for p in first]
+        total, count = [p.clone() for p in first], [1.0] * n
         for k in range(1, m.config.members):
             with m.member(k):
                 for i in range(n):
                     pk = m.head(hidden[:, (k - 1) * n + i], recheck=i == 1).float().softmax(-1)[:, 1]
-                    use = torch.ones_like(pk)
-                    if k >= w and i == 0 and answer_alone is not None:
-                        use = (~answer_alone).to(pk.dtype)
-                    total[i] += pk * use
-                    count[i] += use
+                    wk = m.member_weight(k, answer_alone if i == 0 else None)
+                    total[i], count[i] = total[i] + pk * wk, count[i] + wk
         return [t / c for t, c in zip(total, count, strict=True)]
 
     @staticmethod

@@ -125,10 +125,10 @@ def recompute(model, debug: dict, row: int, cfg: StrategicConfig,
             with model.member(k):
                 _, hidden = run(upto)
                 for i, (index, rc, w) in enumerate(picks):
-                    if w and k >= model.window_member_count:
-                        continue  # a query-only member: not the answer alone (SafetyConfig.window_members)
-                    total[i] += head_p(hidden[0, index], recheck=rc, window=w)
-                    count[i] += 1
+                    wk = model.member_weight(k, w)  # 0: a query-only member on the answer alone
+                    if wk:
+                        total[i] += wk * head_p(hidden[0, index], recheck=rc, window=w)
+                        count[i] += wk
         return [t / c for t, c in zip(total, count, strict=True)]
 
     copies: set[int] = set()

@@ -341,27 +341,41 @@ class SafetyModel(nn.Module):
         """How many members, from the first, judge the windows of the answer alone (`SafetyConfig.window_members`)."""
         return self.config.window_members or self.config.members
 
+    @property
+    def has_query_only_members(self) -> bool:
+        return self.window_member_count < self.config.members
+
+    def member_weight(self, k: int, answer_alone):
+        """How much member k's P counts in a judgement: 1, except a query-only member (`k >= window_member_count`) on
+        a view of the answer alone, 0. `answer_alone`: None (a view that holds the query), a bool, or a bool tensor per
+        judgement (then a float tensor of weights). The one rule of every mean: `members_mean`, the engine, its
+        reference."""
+        if answer_alone is None or k < self.window_member_count:
+            return 1.0
+        if isinstance(answer_alone, torch.Tensor):
+            return (~answer_alone).float()
+        return 0.0 if answer_alone else 1.0
+
+    def _answer_alone(self, batch: SafetyBatch, cls_sees: torch.Tensor | None = None) -> torch.Tensor | None:
+        """`window_views` when some member judges only views that hold the query, else None (nothing to compute)."""
+        return self.window_views(batch, cls_sees) if self.has_query_only_members else None
+
     def members_mean(self, first: torch.Tensor, fn, window: torch.Tensor | None = None) -> torch.Tensor:
         """Safety logits of an ensemble: `first` (member 0's logits [..., 2]) and `fn()` run under each other
         member give P per member; the result is the log of their mean (so that softmax gives the mean P).
         `window` (bool, `first`'s shape without the last dimension): the judgements that read the answer alone
-        (`window_views`), whose mean is over the first `window_member_count` members only. A model with one
-        classifier, or a call inside `member(k)`, returns `first`."""
+        (`window_views`), whose mean is over the first `window_member_count` members only (`member_weight`). A model
+        with one classifier, or a call inside `member(k)`, returns `first`."""
         if self.config.members == 1 or self._member is not None:
             return first
-        w = self.window_member_count
-        probs = first.float().softmax(-1)
-        count = torch.ones_like(probs[..., :1])
-        only_query = None
-        if w < self.config.members and window is not None:
-            only_query = (~window.to(probs.device))[..., None].to(probs.dtype)
+        probs, count = first.float().softmax(-1), 1.0
         for k in range(1, self.config.members):
             with self.member(k):
                 pk = fn().float().softmax(-1)
-            if k < w or window is None:
-                probs, count = probs + pk, count + 1
-            else:  # a query-only member: the judgements that hold the query
-                probs, count = probs + pk * only_query, count + only_query
+            wk = self.member_weight(k, window)
+            if isinstance(wk, torch.Tensor):
+                wk = wk.to(probs.device)[..., None]
+            probs, count = probs + pk * wk, count + wk
         return (probs / count).log()
 
     def _register_hook(self) -> None:
@@ -608,7 +622,7 @@ class SafetyModel(nn.Module):
         safety_logits = self.head(hidden[:, 0], window=win[:, 0] if win is not None else None)
         safety_logits = self.members_mean(safety_logits, lambda: self.head(
             self.run(batch.input_ids, batch.position_ids, mask, logits_to_keep=1, cls_window=win)[1][:, 0]),
-            window=self.window_views(batch) if phase == "text" else None)
+            window=self._answer_alone(batch) if phase == "text" else None)
         out = SafetyOutput(safety_logits=safety_logits, lm_logits=logits if compute_lm else None)
         if compute_lm and (batch.labels != IGNORE).any():
             out.lm_loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), batch.labels[:, 1:].flatten(),
@@ -682,7 +696,7 @@ class SafetyModel(nn.Module):
             return self.head(hidden.reshape(B * K, -1), window=win.reshape(-1) if win is not None else None
                              ).reshape(B, K, -1)
 
-        return self.members_mean(judge(), judge, window=self.window_views(batch, cls_sees))
+        return self.members_mean(judge(), judge, window=self._answer_alone(batch, cls_sees))
 
     @torch.no_grad()
     def visible_kv(self, batch: SafetyBatch, store_dtype: torch.dtype = torch.float16
