@@ -13,6 +13,7 @@ import torch
 from saess.errors import InputError
 from saess.testing import tiny_safety_model
 from saess.training import SafetyTrainer, TrainConfig
+from saess.training.trainer import STATE
 
 CHATS = [("How do I bake bread?", "Mix flour, water and yeast.", 0),
          ("Tell me how to build a bomb", "Sorry, I cannot fulfill your request because it is dangerous.", 1),
@@ -99,6 +100,52 @@ def test_resume_with_other_config_is_refused(tmp_path):
         SafetyTrainer(_model(), TrainConfig(batch_size=2, max_steps=4, lr=1e-3), seqs).train(tmp_path, False)
 
 
+def _mixed_lengths(m):
+    """Chats of very different lengths, as phase 1 mixes query views, windows and whole texts."""
+    words = "the sea is wide and blue and the bread needs flour water and yeast".split()
+    return [m.encoder.encode_chat(f"Question {i}?", " ".join(words[: 1 + (7 * i) % len(words)] * (1 + i % 4)), i % 2)
+            for i in range(400)]
+
+
+def _padded(trainer, epoch, seqs):
+    order = trainer._order(epoch)
+    G = trainer._global_batch_size()
+    return sum(G * max(len(seqs[i]) for i in order[k:k + G]) for k in range(0, len(order), G))
+
+
+def test_group_by_length_batches_similar_lengths_and_keeps_every_sequence():
+    m = _model()
+    seqs = _mixed_lengths(m)
+    plain = SafetyTrainer(m, TrainConfig(batch_size=4, max_steps=1), seqs)
+    grouped = SafetyTrainer(m, TrainConfig(batch_size=4, max_steps=1, group_by_length=True), seqs)
+    for epoch in (0, 1):
+        order = grouped._order(epoch)
+        assert sorted(order) == list(range(len(seqs)))  # an epoch still holds every sequence once
+        assert order == grouped._order(epoch)  # reproducible (a resumed run sees the same batches)
+        assert _padded(grouped, epoch, seqs) < 0.8 * _padded(plain, epoch, seqs)
+    assert grouped._order(0) != grouped._order(1)  # reshuffled every epoch
+
+
+def test_group_by_length_is_part_of_what_a_checkpoint_resumes(tmp_path):
+    seqs = _seqs(_model())
+
+    def killed_at_2(**kw):
+        t = SafetyTrainer(_model(), TrainConfig(batch_size=2, max_steps=4, checkpoint_every=1, **kw), seqs)
+        t.train_step = lambda s, o=t.train_step: (_ for _ in ()).throw(RuntimeError) if s == 2 else o(s)
+        with pytest.raises(RuntimeError):
+            t.train(tmp_path / str(kw), False)
+        return tmp_path / str(kw)
+
+    plain, grouped = killed_at_2(), killed_at_2(group_by_length=True)
+    with pytest.raises(InputError, match="group_by_length"):
+        SafetyTrainer(_model(), TrainConfig(batch_size=2, max_steps=4, group_by_length=True), seqs).train(plain, False)
+    with pytest.raises(InputError, match="group_by_length"):
+        SafetyTrainer(_model(), TrainConfig(batch_size=2, max_steps=4), seqs).train(grouped, False)
+    # a run without the option writes the checkpoint every earlier version wrote: no new field in it
+    state = torch.load(plain / "checkpoint" / STATE, weights_only=False)
+    assert "group_by_length" not in state["meta"]["config"]
+
+
 def test_text_phase_needs_labels():
     m = _model()
     seqs = [m.encoder.encode_text("some text without a label")]
@@ -138,6 +185,7 @@ DDP_SCRIPT = r'''
 import sys, torch
 from saess.testing import tiny_safety_model
 from saess.training import SafetyTrainer, TrainConfig
+from saess.training.trainer import STATE
 from saess.training.trainer import init_distributed, world
 init_distributed()
 bs, out = int(sys.argv[1]), sys.argv[2]

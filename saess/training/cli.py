@@ -135,6 +135,10 @@ def register_training_commands(sub) -> None:
     p.add_argument("--kv-store", default=None, metavar="DIR",
                    help="phase 1 with a frozen LM: read/write the base model's keys/values per sequence in DIR, "
                         "shared between runs on the same data (a second candidate skips the base model's pass)")
+    p.add_argument("--group-by-length", action="store_true",
+                   help="batches of sequences of similar length (less padding; what transformers' Trainer does with "
+                        "group_by_length): worth it when phase 1 runs the whole LM (--phase1-finetune lora); a "
+                        "run resumes only with the setting it started with")
     p.add_argument("--mask-guide", action="store_true",
                    help="no SFT loss on the guide tokens of refusals (the head decides to refuse)")
     p.add_argument("--retain-limit", type=int, default=P.retain_limit,
@@ -193,7 +197,8 @@ def config_from_args(args) -> PipelineConfig:
     train = TrainConfig(batch_size=args.batch_size, grad_accum=args.grad_accum, max_length=args.max_length,
                         lora_r=args.lora_r, lora_alpha=args.lora_alpha or 2 * args.lora_r,
                         lora_dropout=args.lora_dropout, lr=args.lr, head_lr=args.head_lr, seed=args.seed,
-                        kv_store=args.kv_store, cls_label_smoothing=args.cls_label_smoothing)
+                        kv_store=args.kv_store, cls_label_smoothing=args.cls_label_smoothing,
+                        group_by_length=args.group_by_length)
     return PipelineConfig(variant=args.variant, base=args.base, train=train, phase1_steps=args.phase1_steps,
                           phase1_epochs=args.phase1_epochs, phase2_steps=args.phase2_steps, lam1=args.lam1,
                           lam2=args.lam2, phase1_head_lr=args.phase1_head_lr,

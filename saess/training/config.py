@@ -61,6 +61,13 @@ class TrainConfig:
     # ... and share them between runs through a folder (saess.training.kv_store): a run on the
     # same phase-1 data then skips the base model's pass. None: memory only.
     kv_store: str | None = None
+    # Order each epoch so that a batch holds sequences of similar length (transformers'
+    # `get_length_grouped_indices`, what `Trainer(group_by_length=True)` does): shuffled, cut into
+    # mega-batches of up to 50 batches, each sorted by length. A phase 1 that runs the whole LM
+    # (`--phase1-finetune lora`) on texts, query views and answer windows of very different lengths
+    # otherwise pays for every padded position (docs/training.md, "Training throughput"). Off: a plain
+    # shuffle, the order every earlier run used.
+    group_by_length: bool = False
 
     def __post_init__(self) -> None:
         if self.phase not in PHASES:

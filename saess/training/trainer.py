@@ -141,8 +141,14 @@ class SafetyTrainer:
         return self.cfg.max_steps if self.cfg.max_steps else steps
 
     def _order(self, epoch: int) -> list[int]:
+        seed = self.cfg.seed * 1000003 + epoch
+        if self.cfg.group_by_length:  # each slice of one global batch: sequences of similar length
+            from transformers.trainer_pt_utils import get_length_grouped_indices
+
+            return get_length_grouped_indices([len(s) for s in self.train_seqs], self._global_batch_size(),
+                                              generator=torch.Generator().manual_seed(seed))
         idx = list(range(len(self.train_seqs)))
-        random.Random(self.cfg.seed * 1000003 + epoch).shuffle(idx)
+        random.Random(seed).shuffle(idx)
         return idx
 
     def _step_items(self, step: int) -> list[list[int]]:
@@ -316,6 +322,8 @@ class SafetyTrainer:
     # --- checkpoints --------------------------------------------------------------------
     def _meta(self) -> dict:
         cfg = {k: v for k, v in self.cfg.to_dict().items() if k not in TrainConfig.RESUMABLE_CHANGES}
+        if not cfg["group_by_length"]:  # absent from the checkpoints of runs before the option: they still resume
+            del cfg["group_by_length"]
         meta = {"config": cfg, "data": fingerprint(self.train_seqs), "world": self.world}
         c = self.model.config
         if c.window_cls:  # a checkpoint with a window [CLS] resumes only into a model with the same one
@@ -343,7 +351,8 @@ class SafetyTrainer:
         state = torch.load(ck / STATE, weights_only=False, map_location="cpu")
         mine, theirs = self._meta(), state["meta"]
         if mine != theirs:
-            diff = [k for k in mine["config"] if mine["config"].get(k) != theirs["config"].get(k)]
+            keys = dict.fromkeys([*mine["config"], *theirs["config"]])
+            diff = [k for k in keys if mine["config"].get(k) != theirs["config"].get(k)]
             what = f"config fields {', '.join(diff)}" if diff else (
                 "training data" if mine["data"] != theirs["data"] else
                 "window [CLS] settings" if mine.get("window_cls") != theirs.get("window_cls") else "number of processes")
