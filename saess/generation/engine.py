@@ -388,11 +388,13 @@ class SafeGenerator:
                                  cache=cache, use_cache=True, logits_to_keep=1,
                                  cls_mask=torch.ones_like(ids, dtype=torch.bool), cls_member=member)
         drop_last_slots(cache, slots)
-        (p,) = self._mean_over_members(hidden, [p0])
-        if not m.has_query_only_members:
-            return p, None
-        (pw,) = self._mean_over_members(hidden, [p0], torch.ones(B, dtype=torch.bool, device=m.device))
-        return p, pw
+        ps = [p0]  # each member's P once; both means are read from them
+        for k in range(1, m.config.members):
+            with m.member(k):
+                ps.append(m.head(hidden[:, k - 1]).float().softmax(-1)[:, 1])
+        window = ps[:m.window_member_count]
+        return sum(ps[1:], ps[0]) / len(ps), (sum(window[1:], window[0]) / len(window)
+                                               if m.has_query_only_members else None)
 
     def _mean_over_members(self, hidden: torch.Tensor, first: list[torch.Tensor],
                            answer_alone: torch.Tensor | None = None) -> list[torch.Tensor]:

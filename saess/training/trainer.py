@@ -127,6 +127,7 @@ class SafetyTrainer:
         self.kv_memo: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = (
             {} if self.skip_lm and config.signal and config.kv_memo else None)
         # ... and, with `kv_store`, read from / written to a folder shared between runs.
+        self._orders: dict[int, list[int]] = {}  # epoch -> its order (see _epoch_order)
         self.kv_store = None
         if self.kv_memo is not None and config.kv_store:
             self.kv_store = KVStore(config.kv_store, model)
@@ -139,6 +140,13 @@ class SafetyTrainer:
         per_epoch = math.ceil(len(self.train_seqs) / self._global_batch_size())
         steps = max(1, math.ceil(per_epoch * self.cfg.epochs))
         return self.cfg.max_steps if self.cfg.max_steps else steps
+
+    def _epoch_order(self, epoch: int) -> list[int]:
+        """`_order(epoch)`, computed once per epoch: every step of an epoch slices the same order."""
+        if epoch not in self._orders:
+            self._orders = {e: o for e, o in self._orders.items() if e >= epoch - 1}
+            self._orders[epoch] = self._order(epoch)
+        return self._orders[epoch]
 
     def _order(self, epoch: int) -> list[int]:
         seed = self.cfg.seed * 1000003 + epoch
@@ -157,10 +165,10 @@ class SafetyTrainer:
         n = len(self.train_seqs)
         per_epoch = math.ceil(n / G)
         epoch, k = divmod(step, per_epoch)
-        order = self._order(epoch)
+        order = self._epoch_order(epoch)
         glob = order[k * G:(k + 1) * G]
         if len(glob) < G:  # the last batch of an epoch: fill from the next epoch's order
-            glob += self._order(epoch + 1)[: G - len(glob)]
+            glob += self._epoch_order(epoch + 1)[: G - len(glob)]
         micro = []
         per_micro = self.cfg.batch_size * self.world
         for a in range(self.cfg.grad_accum):

@@ -17,23 +17,8 @@ case ${1:-all} in
     [ -e $R/ens7-q5 ] || saess ensemble --member runs/s29/v15cfr2 \
       $(for s in 1 2 3 4; do echo --member runs/s23/v15c-s$s/final; done) \
       --member $R/qs-s5/final --member $R/qs-s6/final --window-members 5 --out $R/ens7-q5
-    [ -e $R/ens7q ] || { cp -r $R/ens7-q5 $R/ens7q.tmp && python - $R/ens7q.tmp $D/query_side.json <<'PY'
-import json, sys
-from pathlib import Path
-out, side = Path(sys.argv[1]), json.loads(Path(sys.argv[2]).read_text())
-v26e = json.loads(Path("runs/s26/v26e/saess_config.json").read_text())
-cfg = json.loads((out / "saess_config.json").read_text())
-before = {k: cfg.get(k) for k in ("threshold", "window_threshold", "window_bands")}
-# the query threshold: the seven's mean at the matched TPR; windows: v26e's threshold and bands (its five judge them)
-cfg["threshold"] = side["candidate"]["threshold"]
-for k in ("window_threshold", "window_bands", "confirm", "confirm_below", "recheck", "reliance", "high_waits_for_tau"):
-    cfg[k] = v26e[k]
-cfg.setdefault("extra", {})["matched_thresholds"] = {
-    "source": "docs/results/v30/query_side.py (validation split, step-0 scores)", "before": before,
-    "query": side["candidate"], "windows": "v26e's (runs/s26/v26e/saess_config.json)", "rule": "docs/results/v30/rule.md"}
-(out / "saess_config.json").write_text(json.dumps(cfg, indent=2))
-print(json.dumps({k: cfg[k] for k in ("threshold", "window_threshold", "window_bands", "members", "window_members")}))
-PY
-      mv $R/ens7q.tmp $R/ens7q; } ;;
+    # the query threshold: the seven's mean at the matched TPR; windows: v26e's threshold, bands and settings
+    [ -e $R/ens7q ] || { rm -rf $R/ens7q.tmp; cp -r $R/ens7-q5 $R/ens7q.tmp
+      python $D/set_query_threshold.py $R/ens7q.tmp $D/query_side.json && mv $R/ens7q.tmp $R/ens7q; } ;;
 esac
 date; echo "make_ens7q ${1:-all} done"
